@@ -1,0 +1,140 @@
+//! The embedding engine: decoded images in, L2-comparable embeddings and ImageNet labels out.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use candle_core::{Tensor, D};
+use image::RgbImage;
+use rayon::prelude::*;
+
+use crate::decode;
+use crate::model::{self, preprocess, EfficientNetLite0, Preprocess};
+
+/// Images per forward pass: large enough to keep the matrix products efficient, small enough
+/// to keep memory flat (~1 GB of activations at 32).
+pub const BATCH: usize = 16;
+
+pub struct Embedder {
+    pub model: EfficientNetLite0,
+    pub preprocess: Preprocess,
+}
+
+/// One input's outcome: its embedding, or why it failed.
+pub struct Embedded {
+    pub path: PathBuf,
+    pub result: Result<Vec<f32>>,
+}
+
+impl Embedder {
+    /// The network with the weights compiled into the binary, or those at `weights`.
+    pub fn new(weights: Option<&Path>, preprocess: Preprocess) -> Result<Self> {
+        let model = match weights {
+            Some(p) => {
+                let bytes = std::fs::read(p)
+                    .with_context(|| format!("cannot read weights {}", p.display()))?;
+                EfficientNetLite0::from_safetensors_bytes(&bytes).with_context(|| {
+                    format!("{} is not an EfficientNet-Lite0 checkpoint", p.display())
+                })?
+            }
+            None => model::bundled().context("bundled weights failed to load")?,
+        };
+        Ok(Self { model, preprocess })
+    }
+
+    /// (B, 1280) embeddings of already prepared inputs.
+    pub fn embed_prepared(&self, inputs: &[Vec<f32>]) -> Result<Tensor> {
+        let x = preprocess::batch(inputs)?;
+        Ok(self.model.embed(&x)?)
+    }
+
+    /// Embeddings of decoded images, in order, batched.
+    pub fn embed_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(images.len());
+        for chunk in images.chunks(BATCH) {
+            let inputs: Vec<Vec<f32>> = chunk
+                .par_iter()
+                .map(|im| self.preprocess.prepare(im))
+                .collect();
+            out.extend(self.embed_prepared(&inputs)?.to_vec2::<f32>()?);
+        }
+        Ok(out)
+    }
+
+    /// Decodes and embeds files; a file that fails is reported in its slot, never aborts the rest.
+    pub fn embed_paths(&self, paths: &[PathBuf]) -> Result<Vec<Embedded>> {
+        let mut out = Vec::with_capacity(paths.len());
+        for chunk in paths.chunks(BATCH) {
+            let prepared: Vec<Result<Vec<f32>>> = chunk
+                .par_iter()
+                .map(|p| decode::load_rgb(p).map(|im| self.preprocess.prepare(&im)))
+                .collect();
+            let ok: Vec<Vec<f32>> = prepared
+                .iter()
+                .filter_map(|r| r.as_ref().ok().cloned())
+                .collect();
+            let mut embs = if ok.is_empty() {
+                Vec::new()
+            } else {
+                self.embed_prepared(&ok)?.to_vec2::<f32>()?
+            }
+            .into_iter();
+            for (path, r) in chunk.iter().zip(prepared) {
+                let result = r.map(|_| embs.next().expect("one embedding per decoded image"));
+                out.push(Embedded {
+                    path: path.clone(),
+                    result,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Softmax probabilities over the ImageNet classes for (B, 1280) embeddings.
+    pub fn class_probabilities(&self, embeddings: &Tensor) -> Result<Vec<Vec<f32>>> {
+        let logits = self.model.logits(embeddings)?;
+        Ok(candle_nn::ops::softmax(&logits, D::Minus1)?.to_vec2::<f32>()?)
+    }
+}
+
+/// Indices and values of the `k` largest entries, largest first.
+pub fn top_k(values: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut idx: Vec<usize> = (0..values.len()).collect();
+    idx.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+    idx.into_iter().take(k).map(|i| (i, values[i])).collect()
+}
+
+/// Cosine similarity of two vectors (0 when either is all zeros).
+pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);
+    for (x, y) in a.iter().zip(b) {
+        dot += (*x as f64) * (*y as f64);
+        na += (*x as f64) * (*x as f64);
+        nb += (*y as f64) * (*y as f64);
+    }
+    if na == 0.0 || nb == 0.0 {
+        0.0
+    } else {
+        (dot / (na.sqrt() * nb.sqrt())) as f32
+    }
+}
+
+impl Embedder {
+    /// The similarity target T = ⟨f(x), n̂⟩ / ‖f(x)‖ and its gradient w.r.t. the input `x`
+    /// (1, 224, 224, 3), where n̂ is the unit-normalised `neighbour` embedding. ‖f(x)‖ is held
+    /// constant in the backward pass: the gradient of the raw cosine vanishes as the score
+    /// nears 1, which would leave near-duplicates unexplained.
+    pub fn similarity_gradient(&self, x: &Tensor, neighbour: &[f32]) -> Result<(f32, Tensor)> {
+        let n = Tensor::from_slice(neighbour, (neighbour.len(), 1), x.device())?;
+        let n_hat = (&n / n.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()? as f64)?;
+        let var = candle_core::Var::from_tensor(x)?;
+        let f = self.model.embed(var.as_tensor())?; // (1, 1280)
+        let norm = f.detach().sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?;
+        let t = (f.matmul(&n_hat)?.sum_all()? / norm as f64)?;
+        let grads = t.backward()?;
+        let g = grads
+            .get(var.as_tensor())
+            .context("no gradient reached the input")?
+            .clone();
+        Ok((t.to_scalar::<f32>()?, g))
+    }
+}

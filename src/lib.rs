@@ -1,0 +1,11 @@
+//! simtui: explore a folder of photos by visual similarity and see why two images look alike.
+//!
+//! Layers, each depending only on those above it in this list:
+//! `model` (the network, no I/O) → `decode` (files to RGB) → `engine` (embedding and labels)
+//! → `cli` (argument parsing and output).
+
+pub mod bench;
+pub mod cli;
+pub mod decode;
+pub mod engine;
+pub mod model;

@@ -1,0 +1,412 @@
+//! Raw f32 kernels for the NHWC convolutions of EfficientNet-Lite0.
+//!
+//! Everything here works on contiguous row-major slices, channels last: an activation of shape
+//! (B, H, W, C) is `B*H*W` rows of `C` values. That makes a 1×1 convolution one matrix product
+//! over all pixels of the batch, and lets the depthwise loops run over contiguous channel vectors,
+//! which the compiler vectorises (AVX-512 or AVX2, picked at run time by `multiversion`).
+//! Backward kernels compute the gradient of the *input* only: the weights are constants here.
+
+use multiversion::multiversion;
+use rayon::prelude::*;
+
+/// Geometry of a convolution with TensorFlow 'SAME' padding on an NHWC input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeom {
+    pub batch: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub out_h: usize,
+    pub out_w: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    /// Zero rows added above the input; the bottom gets the rest (one more when the total is odd).
+    pub pad_top: usize,
+    /// Zero columns added left of the input; the right gets the rest.
+    pub pad_left: usize,
+}
+
+/// TF 'SAME' padding for one spatial dimension: returns (output size, padding before).
+/// total = max((ceil(in/s) - 1)·s + k - in, 0); the odd extra pixel goes after (bottom/right).
+pub fn same_padding(input: usize, kernel: usize, stride: usize) -> (usize, usize) {
+    let out = input.div_ceil(stride);
+    let total = ((out - 1) * stride + kernel).saturating_sub(input);
+    (out, total / 2)
+}
+
+impl ConvGeom {
+    pub fn same(batch: usize, in_h: usize, in_w: usize, kernel: usize, stride: usize) -> Self {
+        let (out_h, pad_top) = same_padding(in_h, kernel, stride);
+        let (out_w, pad_left) = same_padding(in_w, kernel, stride);
+        Self {
+            batch,
+            in_h,
+            in_w,
+            out_h,
+            out_w,
+            kernel,
+            stride,
+            pad_top,
+            pad_left,
+        }
+    }
+
+    /// Input index for output index `o` and kernel tap `t`, if it falls inside the input.
+    #[inline(always)]
+    fn input_pos(o: usize, t: usize, stride: usize, pad: usize, size: usize) -> Option<usize> {
+        let p = (o * stride + t).checked_sub(pad)?;
+        (p < size).then_some(p)
+    }
+
+    /// Output index that reads input `i` through kernel tap `t`, if any.
+    #[inline(always)]
+    fn output_pos(i: usize, t: usize, stride: usize, pad: usize, size: usize) -> Option<usize> {
+        let p = (i + pad).checked_sub(t)?;
+        if p % stride != 0 {
+            return None;
+        }
+        let o = p / stride;
+        (o < size).then_some(o)
+    }
+}
+
+fn threads() -> usize {
+    rayon::current_num_threads().max(1)
+}
+
+/// dst (m×n) = lhs (m×k) · rhs, where rhs is (k×n) row-major, or, with `rhs_transposed`,
+/// the transpose of an (n×k) row-major matrix. Multi-threaded through the `gemm` crate.
+pub fn matmul(
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: &[f32],
+    rhs: &[f32],
+    rhs_transposed: bool,
+    dst: &mut [f32],
+) {
+    assert_eq!(lhs.len(), m * k);
+    assert_eq!(rhs.len(), k * n);
+    assert_eq!(dst.len(), m * n);
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        dst.fill(0.0);
+        return;
+    }
+    let (rhs_cs, rhs_rs) = if rhs_transposed {
+        (k as isize, 1)
+    } else {
+        (1, n as isize)
+    };
+    // Small products are faster on one thread than paying rayon's fork/join.
+    let par = if m * n * k < 64 * 64 * 64 {
+        gemm::Parallelism::None
+    } else {
+        gemm::Parallelism::Rayon(threads())
+    };
+    // SAFETY: the asserts above guarantee every index gemm touches is inside the slices, with
+    // the row/column strides given here; dst does not alias lhs or rhs (distinct borrows).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            lhs.as_ptr(),
+            1,
+            k as isize,
+            rhs.as_ptr(),
+            rhs_cs,
+            rhs_rs,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        );
+    }
+}
+
+/// Rows of `bias.len()` values: add the bias, then clamp to [0, 6] when `relu6`.
+pub fn bias_act(out: &mut [f32], bias: &[f32], relu6: bool) {
+    let c = bias.len();
+    let rows_per_task = (16384 / c).max(1);
+    out.par_chunks_mut(rows_per_task * c)
+        .for_each(|chunk| bias_act_chunk(chunk, bias, relu6));
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn bias_act_chunk(chunk: &mut [f32], bias: &[f32], relu6: bool) {
+    for row in chunk.chunks_exact_mut(bias.len()) {
+        if relu6 {
+            for (v, b) in row.iter_mut().zip(bias) {
+                *v = (*v + b).clamp(0.0, 6.0);
+            }
+        } else {
+            for (v, b) in row.iter_mut().zip(bias) {
+                *v += b;
+            }
+        }
+    }
+}
+
+/// Gradient through a fused ReLU6, from its output `y`: `g` where 0 < y < 6, else 0
+/// (the same convention as PyTorch's hardtanh backward).
+pub fn relu6_mask(grad: &[f32], y: &[f32]) -> Vec<f32> {
+    assert_eq!(grad.len(), y.len());
+    let mut out = vec![0f32; grad.len()];
+    out.par_chunks_mut(16384)
+        .zip(grad.par_chunks(16384).zip(y.par_chunks(16384)))
+        .for_each(|(o, (g, y))| relu6_mask_chunk(o, g, y));
+    out
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn relu6_mask_chunk(out: &mut [f32], grad: &[f32], y: &[f32]) {
+    for ((o, g), y) in out.iter_mut().zip(grad).zip(y) {
+        *o = if *y > 0.0 && *y < 6.0 { *g } else { 0.0 };
+    }
+}
+
+/// Depthwise convolution, NHWC. `weight` is laid out [ky][kx][c]; output (B, out_h, out_w, C).
+pub fn depthwise_forward(
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    channels: usize,
+    g: &ConvGeom,
+    relu6: bool,
+) -> Vec<f32> {
+    let c = channels;
+    assert_eq!(x.len(), g.batch * g.in_h * g.in_w * c);
+    assert_eq!(weight.len(), g.kernel * g.kernel * c);
+    assert_eq!(bias.len(), c);
+    let mut out = vec![0f32; g.batch * g.out_h * g.out_w * c];
+    out.par_chunks_mut(g.out_w * c)
+        .enumerate()
+        .for_each(|(row, orow)| {
+            depthwise_forward_row(
+                x,
+                weight,
+                bias,
+                c,
+                g,
+                relu6,
+                row / g.out_h,
+                row % g.out_h,
+                orow,
+            )
+        });
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn depthwise_forward_row(
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    c: usize,
+    g: &ConvGeom,
+    relu6: bool,
+    b: usize,
+    oy: usize,
+    orow: &mut [f32],
+) {
+    let k = g.kernel;
+    for (ox, acc) in orow.chunks_exact_mut(c).enumerate() {
+        acc.copy_from_slice(bias);
+        for ky in 0..k {
+            let Some(iy) = ConvGeom::input_pos(oy, ky, g.stride, g.pad_top, g.in_h) else {
+                continue;
+            };
+            let xrow = &x[(b * g.in_h + iy) * g.in_w * c..][..g.in_w * c];
+            for kx in 0..k {
+                let Some(ix) = ConvGeom::input_pos(ox, kx, g.stride, g.pad_left, g.in_w) else {
+                    continue;
+                };
+                let xv = &xrow[ix * c..][..c];
+                let wv = &weight[(ky * k + kx) * c..][..c];
+                for ((a, xi), wi) in acc.iter_mut().zip(xv).zip(wv) {
+                    *a += xi * wi;
+                }
+            }
+        }
+        if relu6 {
+            for a in acc.iter_mut() {
+                *a = a.clamp(0.0, 6.0);
+            }
+        }
+    }
+}
+
+/// Gradient of a depthwise convolution w.r.t. its input, from the gradient of its
+/// pre-activation output `grad` (B, out_h, out_w, C). Gathers per input row, so threads never
+/// write the same memory.
+pub fn depthwise_backward_input(
+    grad: &[f32],
+    weight: &[f32],
+    channels: usize,
+    g: &ConvGeom,
+) -> Vec<f32> {
+    let c = channels;
+    assert_eq!(grad.len(), g.batch * g.out_h * g.out_w * c);
+    let mut gin = vec![0f32; g.batch * g.in_h * g.in_w * c];
+    gin.par_chunks_mut(g.in_w * c)
+        .enumerate()
+        .for_each(|(row, irow)| {
+            depthwise_backward_row(grad, weight, c, g, row / g.in_h, row % g.in_h, irow)
+        });
+    gin
+}
+
+#[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
+fn depthwise_backward_row(
+    grad: &[f32],
+    weight: &[f32],
+    c: usize,
+    g: &ConvGeom,
+    b: usize,
+    iy: usize,
+    irow: &mut [f32],
+) {
+    let k = g.kernel;
+    for ky in 0..k {
+        let Some(oy) = ConvGeom::output_pos(iy, ky, g.stride, g.pad_top, g.out_h) else {
+            continue;
+        };
+        let grow = &grad[(b * g.out_h + oy) * g.out_w * c..][..g.out_w * c];
+        for (ix, acc) in irow.chunks_exact_mut(c).enumerate() {
+            for kx in 0..k {
+                let Some(ox) = ConvGeom::output_pos(ix, kx, g.stride, g.pad_left, g.out_w) else {
+                    continue;
+                };
+                let gv = &grow[ox * c..][..c];
+                let wv = &weight[(ky * k + kx) * c..][..c];
+                for ((a, gi), wi) in acc.iter_mut().zip(gv).zip(wv) {
+                    *a += gi * wi;
+                }
+            }
+        }
+    }
+}
+
+/// im2col for a full convolution on NHWC input: one row per output pixel, columns ordered
+/// (ky, kx, c_in), zeros where the window reaches into the padding.
+pub fn im2col(x: &[f32], cin: usize, g: &ConvGeom) -> Vec<f32> {
+    let k = g.kernel;
+    let cols = k * k * cin;
+    let mut out = vec![0f32; g.batch * g.out_h * g.out_w * cols];
+    out.par_chunks_mut(g.out_w * cols)
+        .enumerate()
+        .for_each(|(row, orow)| {
+            let (b, oy) = (row / g.out_h, row % g.out_h);
+            for (ox, dst) in orow.chunks_exact_mut(cols).enumerate() {
+                for ky in 0..k {
+                    let Some(iy) = ConvGeom::input_pos(oy, ky, g.stride, g.pad_top, g.in_h) else {
+                        continue;
+                    };
+                    for kx in 0..k {
+                        let Some(ix) = ConvGeom::input_pos(ox, kx, g.stride, g.pad_left, g.in_w)
+                        else {
+                            continue;
+                        };
+                        let src = &x[((b * g.in_h + iy) * g.in_w + ix) * cin..][..cin];
+                        dst[(ky * k + kx) * cin..][..cin].copy_from_slice(src);
+                    }
+                }
+            }
+        });
+    out
+}
+
+/// Adjoint of [`im2col`]: sums each column entry back into the input pixel it was copied from.
+pub fn col2im(cols: &[f32], cin: usize, g: &ConvGeom) -> Vec<f32> {
+    let k = g.kernel;
+    let ncol = k * k * cin;
+    let mut x = vec![0f32; g.batch * g.in_h * g.in_w * cin];
+    x.par_chunks_mut(g.in_w * cin)
+        .enumerate()
+        .for_each(|(row, xrow)| {
+            let (b, iy) = (row / g.in_h, row % g.in_h);
+            for ky in 0..k {
+                let Some(oy) = ConvGeom::output_pos(iy, ky, g.stride, g.pad_top, g.out_h) else {
+                    continue;
+                };
+                for (ix, acc) in xrow.chunks_exact_mut(cin).enumerate() {
+                    for kx in 0..k {
+                        let Some(ox) = ConvGeom::output_pos(ix, kx, g.stride, g.pad_left, g.out_w)
+                        else {
+                            continue;
+                        };
+                        let src = &cols
+                            [((b * g.out_h + oy) * g.out_w + ox) * ncol + (ky * k + kx) * cin..]
+                            [..cin];
+                        for (a, s) in acc.iter_mut().zip(src) {
+                            *a += s;
+                        }
+                    }
+                }
+            }
+        });
+    x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_padding_matches_tensorflow() {
+        // 224 -> 112 with a 3x3/2 kernel: one extra row at the bottom only.
+        assert_eq!(same_padding(224, 3, 2), (112, 0));
+        // 56 -> 28 with 5x5/2: total 3, one before and two after.
+        assert_eq!(same_padding(56, 5, 2), (28, 1));
+        // stride 1 keeps the size with symmetric padding.
+        assert_eq!(same_padding(14, 5, 1), (14, 2));
+        assert_eq!(same_padding(7, 3, 1), (7, 1));
+    }
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // <im2col(x), y> == <x, col2im(y)> for any x, y.
+        let g = ConvGeom::same(2, 7, 6, 3, 2);
+        let cin = 3;
+        let x: Vec<f32> = (0..2 * 7 * 6 * cin)
+            .map(|i| ((i * 37 % 11) as f32) - 5.0)
+            .collect();
+        let cols = im2col(&x, cin, &g);
+        let y: Vec<f32> = (0..cols.len())
+            .map(|i| ((i * 13 % 7) as f32) - 3.0)
+            .collect();
+        let lhs: f64 = cols
+            .iter()
+            .zip(&y)
+            .map(|(a, b)| (*a as f64) * (*b as f64))
+            .sum();
+        let back = col2im(&y, cin, &g);
+        let rhs: f64 = x
+            .iter()
+            .zip(&back)
+            .map(|(a, b)| (*a as f64) * (*b as f64))
+            .sum();
+        assert!((lhs - rhs).abs() < 1e-6, "{lhs} vs {rhs}");
+    }
+
+    #[test]
+    fn matmul_transposed_rhs() {
+        // [1 2; 3 4] · [5 6; 7 8]^T
+        let lhs = [1.0, 2.0, 3.0, 4.0];
+        let rhs = [5.0, 6.0, 7.0, 8.0];
+        let mut dst = [0f32; 4];
+        matmul(2, 2, 2, &lhs, &rhs, true, &mut dst);
+        assert_eq!(dst, [17.0, 23.0, 39.0, 53.0]);
+        matmul(2, 2, 2, &lhs, &rhs, false, &mut dst);
+        assert_eq!(dst, [19.0, 22.0, 43.0, 50.0]);
+    }
+}

@@ -1,0 +1,393 @@
+//! Fused convolution layers as candle custom ops, NHWC, batch-norm already folded in.
+//!
+//! Why custom ops: candle's grouped `conv2d` runs one convolution per channel (thousands per
+//! Lite0 forward) and its backward also computes kernel gradients nobody asks for here;
+//! candle's `clamp` backward materialises full-size tensors for the broadcast bounds. Each op
+//! here does conv + bias + optional ReLU6 in one pass and its backward computes only the
+//! gradient of the input, which is all saliency needs.
+
+use std::sync::Arc;
+
+use candle_core::{
+    backend::BackendStorage, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor,
+};
+
+use super::kernels::{self, ConvGeom};
+
+/// A contiguous f32 view of a custom op's input.
+fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(data) = storage else {
+        candle_core::bail!("{op}: expected f32 input, got {:?}", storage.dtype());
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => candle_core::bail!("{op}: input must be contiguous"),
+    }
+}
+
+fn nhwc(layout: &Layout, channels: usize, op: &str) -> Result<(usize, usize, usize)> {
+    let (b, h, w, c) = layout.shape().dims4()?;
+    if c != channels {
+        candle_core::bail!(
+            "{op}: expected {channels} channels (NHWC), got shape {:?}",
+            layout.shape()
+        );
+    }
+    Ok((b, h, w))
+}
+
+/// Activation that follows a convolution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    None,
+    Relu6,
+}
+
+/// 1×1 convolution = one matrix product over all B·H·W pixels.
+#[derive(Clone)]
+pub struct Pointwise {
+    /// (cin × cout), row-major.
+    weight: Arc<[f32]>,
+    bias: Arc<[f32]>,
+    cin: usize,
+    cout: usize,
+    act: Act,
+}
+
+impl Pointwise {
+    /// `weight` in PyTorch layout (cout, cin, 1, 1), BN folded.
+    pub fn new(weight_oc_ic: &[f32], bias: Vec<f32>, cin: usize, cout: usize, act: Act) -> Self {
+        assert_eq!(weight_oc_ic.len(), cin * cout);
+        assert_eq!(bias.len(), cout);
+        let mut w = vec![0f32; cin * cout];
+        for co in 0..cout {
+            for ci in 0..cin {
+                w[ci * cout + co] = weight_oc_ic[co * cin + ci];
+            }
+        }
+        Self {
+            weight: w.into(),
+            bias: bias.into(),
+            cin,
+            cout,
+            act,
+        }
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.contiguous()?.apply_op1(self.clone())
+    }
+}
+
+impl CustomOp1 for Pointwise {
+    fn name(&self) -> &'static str {
+        "pointwise-conv"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(storage, layout, self.name())?;
+        let (b, h, w) = nhwc(layout, self.cin, self.name())?;
+        let m = b * h * w;
+        let mut out = vec![0f32; m * self.cout];
+        kernels::matmul(m, self.cout, self.cin, x, &self.weight, false, &mut out);
+        kernels::bias_act(&mut out, &self.bias, self.act == Act::Relu6);
+        Ok((CpuStorage::F32(out), Shape::from((b, h, w, self.cout))))
+    }
+
+    fn bwd(&self, _arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let g = grad_res.contiguous()?;
+        Ok(Some(
+            g.apply_op2_no_bwd(res, &PointwiseBackward(self.clone()))?,
+        ))
+    }
+}
+
+/// Input gradient of [`Pointwise`]: mask by the ReLU6, then G · Wᵀ.
+struct PointwiseBackward(Pointwise);
+
+impl CustomOp2 for PointwiseBackward {
+    fn name(&self) -> &'static str {
+        "pointwise-conv-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        gs: &CpuStorage,
+        gl: &Layout,
+        ys: &CpuStorage,
+        yl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let op = &self.0;
+        let grad = f32_slice(gs, gl, self.name())?;
+        let (b, h, w) = nhwc(gl, op.cout, self.name())?;
+        let masked;
+        let grad = match op.act {
+            Act::Relu6 => {
+                masked = kernels::relu6_mask(grad, f32_slice(ys, yl, self.name())?);
+                &masked[..]
+            }
+            Act::None => grad,
+        };
+        let m = b * h * w;
+        let mut gin = vec![0f32; m * op.cin];
+        // weight is (cin × cout); its transpose as an (cout × cin) right-hand side.
+        kernels::matmul(m, op.cin, op.cout, grad, &op.weight, true, &mut gin);
+        Ok((CpuStorage::F32(gin), Shape::from((b, h, w, op.cin))))
+    }
+}
+
+/// Depthwise k×k convolution with TF 'SAME' padding and stride 1 or 2.
+#[derive(Clone)]
+pub struct Depthwise {
+    /// [ky][kx][c].
+    weight: Arc<[f32]>,
+    bias: Arc<[f32]>,
+    channels: usize,
+    kernel: usize,
+    stride: usize,
+    act: Act,
+}
+
+impl Depthwise {
+    /// `weight` in PyTorch layout (c, 1, k, k), BN folded.
+    pub fn new(
+        weight_c1kk: &[f32],
+        bias: Vec<f32>,
+        channels: usize,
+        kernel: usize,
+        stride: usize,
+        act: Act,
+    ) -> Self {
+        assert_eq!(weight_c1kk.len(), channels * kernel * kernel);
+        assert_eq!(bias.len(), channels);
+        let mut w = vec![0f32; channels * kernel * kernel];
+        for c in 0..channels {
+            for t in 0..kernel * kernel {
+                w[t * channels + c] = weight_c1kk[c * kernel * kernel + t];
+            }
+        }
+        Self {
+            weight: w.into(),
+            bias: bias.into(),
+            channels,
+            kernel,
+            stride,
+            act,
+        }
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.contiguous()?.apply_op1(self.clone())
+    }
+
+    fn geom(&self, b: usize, h: usize, w: usize) -> ConvGeom {
+        ConvGeom::same(b, h, w, self.kernel, self.stride)
+    }
+}
+
+impl CustomOp1 for Depthwise {
+    fn name(&self) -> &'static str {
+        "depthwise-conv"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(storage, layout, self.name())?;
+        let (b, h, w) = nhwc(layout, self.channels, self.name())?;
+        let g = self.geom(b, h, w);
+        let out = kernels::depthwise_forward(
+            x,
+            &self.weight,
+            &self.bias,
+            self.channels,
+            &g,
+            self.act == Act::Relu6,
+        );
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((b, g.out_h, g.out_w, self.channels)),
+        ))
+    }
+
+    fn bwd(&self, arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let (_, h, w, _) = arg.dims4()?;
+        let g = grad_res.contiguous()?;
+        let op = DepthwiseBackward {
+            op: self.clone(),
+            in_h: h,
+            in_w: w,
+        };
+        Ok(Some(g.apply_op2_no_bwd(res, &op)?))
+    }
+}
+
+struct DepthwiseBackward {
+    op: Depthwise,
+    in_h: usize,
+    in_w: usize,
+}
+
+impl CustomOp2 for DepthwiseBackward {
+    fn name(&self) -> &'static str {
+        "depthwise-conv-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        gs: &CpuStorage,
+        gl: &Layout,
+        ys: &CpuStorage,
+        yl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let op = &self.op;
+        let grad = f32_slice(gs, gl, self.name())?;
+        let (b, _, _) = nhwc(gl, op.channels, self.name())?;
+        let masked;
+        let grad = match op.act {
+            Act::Relu6 => {
+                masked = kernels::relu6_mask(grad, f32_slice(ys, yl, self.name())?);
+                &masked[..]
+            }
+            Act::None => grad,
+        };
+        let g = op.geom(b, self.in_h, self.in_w);
+        let gin = kernels::depthwise_backward_input(grad, &op.weight, op.channels, &g);
+        Ok((
+            CpuStorage::F32(gin),
+            Shape::from((b, self.in_h, self.in_w, op.channels)),
+        ))
+    }
+}
+
+/// Dense k×k convolution (the stem) through im2col + one matrix product.
+#[derive(Clone)]
+pub struct DenseConv {
+    /// (k·k·cin × cout), rows ordered (ky, kx, ci).
+    weight: Arc<[f32]>,
+    bias: Arc<[f32]>,
+    cin: usize,
+    cout: usize,
+    kernel: usize,
+    stride: usize,
+    act: Act,
+}
+
+impl DenseConv {
+    /// `weight` in PyTorch layout (cout, cin, k, k), BN folded.
+    pub fn new(
+        weight_oikk: &[f32],
+        bias: Vec<f32>,
+        cin: usize,
+        cout: usize,
+        kernel: usize,
+        stride: usize,
+        act: Act,
+    ) -> Self {
+        let kk = kernel * kernel;
+        assert_eq!(weight_oikk.len(), cout * cin * kk);
+        assert_eq!(bias.len(), cout);
+        let mut w = vec![0f32; kk * cin * cout];
+        for co in 0..cout {
+            for ci in 0..cin {
+                for t in 0..kk {
+                    w[(t * cin + ci) * cout + co] = weight_oikk[(co * cin + ci) * kk + t];
+                }
+            }
+        }
+        Self {
+            weight: w.into(),
+            bias: bias.into(),
+            cin,
+            cout,
+            kernel,
+            stride,
+            act,
+        }
+    }
+
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        x.contiguous()?.apply_op1(self.clone())
+    }
+}
+
+impl CustomOp1 for DenseConv {
+    fn name(&self) -> &'static str {
+        "dense-conv"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let x = f32_slice(storage, layout, self.name())?;
+        let (b, h, w) = nhwc(layout, self.cin, self.name())?;
+        let g = ConvGeom::same(b, h, w, self.kernel, self.stride);
+        let cols = kernels::im2col(x, self.cin, &g);
+        let m = b * g.out_h * g.out_w;
+        let ncol = self.kernel * self.kernel * self.cin;
+        let mut out = vec![0f32; m * self.cout];
+        kernels::matmul(m, self.cout, ncol, &cols, &self.weight, false, &mut out);
+        kernels::bias_act(&mut out, &self.bias, self.act == Act::Relu6);
+        Ok((
+            CpuStorage::F32(out),
+            Shape::from((b, g.out_h, g.out_w, self.cout)),
+        ))
+    }
+
+    fn bwd(&self, arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
+        let (_, h, w, _) = arg.dims4()?;
+        let g = grad_res.contiguous()?;
+        let op = DenseConvBackward {
+            op: self.clone(),
+            in_h: h,
+            in_w: w,
+        };
+        Ok(Some(g.apply_op2_no_bwd(res, &op)?))
+    }
+}
+
+struct DenseConvBackward {
+    op: DenseConv,
+    in_h: usize,
+    in_w: usize,
+}
+
+impl CustomOp2 for DenseConvBackward {
+    fn name(&self) -> &'static str {
+        "dense-conv-backward"
+    }
+
+    fn cpu_fwd(
+        &self,
+        gs: &CpuStorage,
+        gl: &Layout,
+        ys: &CpuStorage,
+        yl: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let op = &self.op;
+        let grad = f32_slice(gs, gl, self.name())?;
+        let (b, oh, ow) = nhwc(gl, op.cout, self.name())?;
+        let masked;
+        let grad = match op.act {
+            Act::Relu6 => {
+                masked = kernels::relu6_mask(grad, f32_slice(ys, yl, self.name())?);
+                &masked[..]
+            }
+            Act::None => grad,
+        };
+        let g = ConvGeom::same(b, self.in_h, self.in_w, op.kernel, op.stride);
+        debug_assert_eq!((g.out_h, g.out_w), (oh, ow));
+        let ncol = op.kernel * op.kernel * op.cin;
+        let mut gcols = vec![0f32; b * oh * ow * ncol];
+        kernels::matmul(
+            b * oh * ow,
+            ncol,
+            op.cout,
+            grad,
+            &op.weight,
+            true,
+            &mut gcols,
+        );
+        let gin = kernels::col2im(&gcols, op.cin, &g);
+        Ok((
+            CpuStorage::F32(gin),
+            Shape::from((b, self.in_h, self.in_w, op.cin)),
+        ))
+    }
+}

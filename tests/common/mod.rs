@@ -1,0 +1,38 @@
+//! Shared helpers for the integration tests: one embedder per test binary, fixture paths.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use simtui::engine::Embedder;
+use simtui::model::Preprocess;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+pub fn photo(name: &str) -> PathBuf {
+    fixtures().join("photos").join(name)
+}
+
+/// Every fixture photo, sorted by name.
+pub fn all_photos() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(fixtures().join("photos"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The group of a fixture photo: its file name up to the first `_` ("bird", "pet", ...).
+pub fn group(p: &Path) -> String {
+    let name = p.file_name().unwrap().to_string_lossy();
+    name.split('_').next().unwrap().to_string()
+}
+
+pub fn embedder() -> &'static Embedder {
+    static E: OnceLock<Embedder> = OnceLock::new();
+    E.get_or_init(|| Embedder::new(None, Preprocess::default()).expect("bundled weights load"))
+}
