@@ -14,8 +14,20 @@ use serde_json::Value;
 use crate::engine::Embedder;
 use crate::model::INPUT_SIZE;
 
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Suite {
+    /// Forward throughput and one forward+backward, against tools/bench_torch.py
+    Model,
+    /// Saliency maps and the faithfulness evaluation, against tools/bench_captum.py
+    Explain,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
+    /// Which benchmark to run
+    #[arg(value_enum, default_value_t = Suite::Model)]
+    pub suite: Suite,
     /// Batch sizes to time the forward pass at
     #[arg(long, value_delimiter = ',', default_value = "1,4,8,32")]
     pub batches: Vec<usize>,
@@ -63,7 +75,7 @@ fn synthetic_input(batch: usize, seed: usize) -> Result<Tensor> {
 
 /// Runs `f` repeatedly for about `seconds` (at least `min_runs` times) after one warm-up,
 /// returning each run's duration.
-fn time_runs(
+pub(crate) fn time_runs(
     seconds: f64,
     min_runs: usize,
     mut f: impl FnMut() -> Result<()>,
@@ -80,7 +92,7 @@ fn time_runs(
     Ok(runs)
 }
 
-fn median_ms(runs: &mut [Duration]) -> f64 {
+pub(crate) fn median_ms(runs: &mut [Duration]) -> f64 {
     runs.sort();
     runs[runs.len() / 2].as_secs_f64() * 1e3
 }
@@ -97,10 +109,12 @@ fn find_python(args: &BenchArgs) -> PathBuf {
     }
 }
 
-fn run_torch(args: &BenchArgs) -> Result<Value> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tools/bench_torch.py");
+/// Runs a peer benchmark script from tools/ and parses the one JSON object it prints.
+fn run_peer(args: &BenchArgs, script: &str, extra: &[String]) -> Result<Value> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tools")
+        .join(script);
     let python = find_python(args);
-    let batches: Vec<String> = args.batches.iter().map(|b| b.to_string()).collect();
     let out = Command::new(&python)
         .arg(&script)
         .args([
@@ -108,7 +122,7 @@ fn run_torch(args: &BenchArgs) -> Result<Value> {
             "--seconds-per-case",
             &args.seconds.to_string(),
         ])
-        .args(["--batches", &batches.join(",")])
+        .args(extra)
         .output()
         .with_context(|| format!("cannot run {}", python.display()))?;
     if !out.status.success() {
@@ -121,10 +135,33 @@ fn run_torch(args: &BenchArgs) -> Result<Value> {
             tail.join(" | ")
         );
     }
-    serde_json::from_slice(&out.stdout).context("tools/bench_torch.py printed no JSON")
+    serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("{} printed no JSON", script.display()))
+}
+
+pub(crate) fn peer(
+    args: &BenchArgs,
+    script: &str,
+    extra: &[String],
+) -> (Option<Value>, Option<String>) {
+    if args.no_torch {
+        return (None, Some("skipped (--no-torch)".to_string()));
+    }
+    eprintln!("running the PyTorch peer (tools/{script}) …");
+    match run_peer(args, script, extra) {
+        Ok(v) => (Some(v), None),
+        Err(e) => (None, Some(format!("{e:#}"))),
+    }
 }
 
 pub fn run(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
+    match args.suite {
+        Suite::Model => run_model(embedder, args),
+        Suite::Explain => crate::bench_explain::run(embedder, args),
+    }
+}
+
+fn run_model(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
     let threads = rayon::current_num_threads();
     eprintln!(
         "simtui bench: EfficientNet-Lite0, {0}×{0} input, {threads} threads",
@@ -156,15 +193,12 @@ pub fn run(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
     let fb_ms = median_ms(&mut runs);
     eprintln!("  forward+backward (one image, score T): {fb_ms:.1} ms");
 
-    let (torch, torch_error) = if args.no_torch {
-        (None, Some("skipped (--no-torch)".to_string()))
-    } else {
-        eprintln!("running the PyTorch reference (tools/bench_torch.py) …");
-        match run_torch(args) {
-            Ok(v) => (Some(v), None),
-            Err(e) => (None, Some(format!("{e:#}"))),
-        }
-    };
+    let batches: Vec<String> = args.batches.iter().map(|b| b.to_string()).collect();
+    let (torch, torch_error) = peer(
+        args,
+        "bench_torch.py",
+        &["--batches".into(), batches.join(",")],
+    );
     let report = Report {
         threads,
         simtui_forward_images_per_s: per_batch,
@@ -181,7 +215,7 @@ pub fn run(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-fn num(v: &Value, path: &[&str]) -> Option<f64> {
+pub(crate) fn num(v: &Value, path: &[&str]) -> Option<f64> {
     path.iter().try_fold(v, |v, k| v.get(k))?.as_f64()
 }
 

@@ -5,7 +5,10 @@
 //! → `cli` (argument parsing and output).
 
 pub mod bench;
+mod bench_explain;
 pub mod cli;
 pub mod decode;
 pub mod engine;
+pub mod explain;
 pub mod model;
+pub mod render;

@@ -118,3 +118,111 @@ fn classify_json_names_the_espresso() {
     let p = top[0]["prob"].as_f64().unwrap();
     assert!(p > 0.5 && p <= 1.0, "espresso probability {p}");
 }
+
+#[test]
+fn explain_writes_the_figure_the_raw_maps_and_json() {
+    let dir = std::env::temp_dir().join(format!("simtui-explain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fig = dir.join("pair.png");
+    let prefix = dir.join("maps");
+    let out = simtui()
+        .args([
+            "explain",
+            &fixture("photos/bird_kingfisher_crop.jpg"),
+            &fixture("photos/bird_kingfisher.jpg"),
+        ])
+        .args(["--method", "decomposition", "--json", "-o"])
+        .arg(&fig)
+        .arg("--raw-out")
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["method"], "decomposition");
+    let score = v["score"].as_f64().unwrap();
+    assert!(
+        score > 0.85 && score < 1.0,
+        "kingfisher crop vs original: {score}"
+    );
+    for side in ["a", "b"] {
+        let f = &v[side]["faithfulness"];
+        for k in [
+            "deletion_auc",
+            "insertion_auc",
+            "random_deletion_auc",
+            "random_insertion_auc",
+        ] {
+            assert!(f[k].as_f64().unwrap() > 0.0, "{side}.{k}");
+        }
+        let (px, py) = (
+            v[side]["peak"][0].as_u64().unwrap(),
+            v[side]["peak"][1].as_u64().unwrap(),
+        );
+        assert!(
+            px < v[side]["width"].as_u64().unwrap() && py < v[side]["height"].as_u64().unwrap()
+        );
+    }
+    assert_eq!(v["files"].as_array().unwrap().len(), 3);
+
+    // The figure: a real picture wider than the two photos' panels.
+    let img = image::open(&fig).unwrap();
+    assert!(img.width() > 1000 && img.height() > 400);
+    // The raw maps: 16-bit grey at each photo's own resolution, brightest at the reported peak.
+    for (suffix, w, h, side) in [("a", 768, 432, "a"), ("b", 1024, 576, "b")] {
+        let raw = image::open(dir.join(format!("maps-{suffix}.png"))).unwrap();
+        assert_eq!(raw.color(), image::ColorType::L16);
+        assert_eq!((raw.width(), raw.height()), (w, h));
+        let raw = raw.into_luma16();
+        let (px, py) = (
+            v[side]["peak"][0].as_u64().unwrap() as u32,
+            v[side]["peak"][1].as_u64().unwrap() as u32,
+        );
+        let at_peak = raw.get_pixel(px, py).0[0];
+        let mean = raw.pixels().map(|p| p.0[0] as f64).sum::<f64>() / (w * h) as f64;
+        assert!(
+            at_peak as f64 > 1.5 * mean,
+            "{suffix}: peak {at_peak} vs mean {mean:.0}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn report_ranks_the_original_first_for_the_crop() {
+    let dir = std::env::temp_dir().join(format!("simtui-report-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("report.png");
+    let out = simtui()
+        .args([
+            "report",
+            &fixture("photos/bird_kingfisher_crop.jpg"),
+            "--in",
+            &fixture("photos"),
+            "-k",
+            "3",
+        ])
+        .args(["--method", "decomposition", "-o"])
+        .arg(&png)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let first = stdout.lines().next().unwrap();
+    assert!(first.ends_with("bird_kingfisher.jpg"), "first row: {first}");
+    assert!(
+        !stdout.contains("bird_kingfisher_crop.jpg"),
+        "the query is not its own neighbour"
+    );
+    let img = image::open(&png).unwrap();
+    assert!(img.height() > 3 * 220, "three rows");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

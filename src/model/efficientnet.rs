@@ -235,11 +235,22 @@ impl EfficientNetLite0 {
     }
 
     fn forward_chunk(&self, x: &Tensor) -> Result<Forward> {
+        self.head_forward(&self.blocks_forward(x)?)
+    }
+
+    /// Stem and MBConv blocks: (B, H, W, 3) → (B, H/32, W/32, 320), the input of the head
+    /// convolution (Grad-CAM's layer).
+    pub fn blocks_forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = self.stem.forward(x)?;
         for block in &self.blocks {
             h = block.forward(&h)?;
         }
-        let feature_map = self.head.forward(&h)?;
+        Ok(h)
+    }
+
+    /// Head 1×1 convolution + ReLU6 and global pooling, from [`Self::blocks_forward`]'s output.
+    pub fn head_forward(&self, h: &Tensor) -> Result<Forward> {
+        let feature_map = self.head.forward(h)?;
         let embedding = global_average(&feature_map)?;
         Ok(Forward {
             feature_map,

@@ -1,0 +1,149 @@
+//! `embed`, `classify` and the folder overview.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::{display, exit_code, list_images, report_failure, IMAGE_EXTENSIONS};
+use crate::engine::{self, Embedder};
+use crate::model::imagenet_labels;
+
+#[derive(Serialize)]
+struct EmbeddingLine<'a> {
+    path: String,
+    embedding: &'a [f32],
+}
+
+pub fn embed(embedder: &Embedder, images: &[PathBuf], json: bool) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let mut failures = 0;
+    for e in embedder.embed_paths(images)? {
+        match &e.result {
+            Ok(v) if json => {
+                let line = EmbeddingLine {
+                    path: display(&e.path),
+                    embedding: v,
+                };
+                writeln!(out, "{}", serde_json::to_string(&line)?)?;
+            }
+            Ok(v) => {
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                let head: Vec<String> = v.iter().take(6).map(|x| format!("{x:.4}")).collect();
+                writeln!(
+                    out,
+                    "{}\tdim={} norm={norm:.3} [{} …]",
+                    display(&e.path),
+                    v.len(),
+                    head.join(" ")
+                )?;
+            }
+            Err(err) => {
+                failures += 1;
+                report_failure(err);
+            }
+        }
+    }
+    Ok(exit_code(failures))
+}
+
+#[derive(Serialize)]
+struct ClassLine {
+    path: String,
+    top: Vec<ClassScore>,
+}
+
+#[derive(Serialize)]
+struct ClassScore {
+    index: usize,
+    label: &'static str,
+    prob: f32,
+}
+
+pub fn classify(
+    embedder: &Embedder,
+    images: &[PathBuf],
+    top: usize,
+    json: bool,
+) -> Result<ExitCode> {
+    let labels = imagenet_labels();
+    let mut out = std::io::stdout().lock();
+    let mut failures = 0;
+    for e in embedder.embed_paths(images)? {
+        let v = match &e.result {
+            Ok(v) => v,
+            Err(err) => {
+                failures += 1;
+                report_failure(err);
+                continue;
+            }
+        };
+        let t = candle_core::Tensor::from_slice(v, (1, v.len()), &candle_core::Device::Cpu)?;
+        let probs = embedder.class_probabilities(&t)?.remove(0);
+        let best: Vec<ClassScore> = engine::top_k(&probs, top)
+            .into_iter()
+            .map(|(index, prob)| ClassScore {
+                index,
+                label: labels[index],
+                prob,
+            })
+            .collect();
+        if json {
+            let line = ClassLine {
+                path: display(&e.path),
+                top: best,
+            };
+            writeln!(out, "{}", serde_json::to_string(&line)?)?;
+        } else {
+            writeln!(out, "{}", display(&e.path))?;
+            for c in best {
+                writeln!(out, "  {:6.2}%  {} ({})", c.prob * 100.0, c.label, c.index)?;
+            }
+        }
+    }
+    Ok(exit_code(failures))
+}
+
+/// Until the TUI lands: embed every photo directly in `dir` and print its nearest neighbours.
+pub fn neighbours_of_folder(embedder: &Embedder, dir: &Path) -> Result<ExitCode> {
+    let paths = list_images(dir)?;
+    if paths.is_empty() {
+        anyhow::bail!(
+            "no photos ({}) in {}",
+            IMAGE_EXTENSIONS.join(", "),
+            dir.display()
+        );
+    }
+    eprintln!("embedding {} photos in {} …", paths.len(), dir.display());
+    let mut ok = Vec::new();
+    let mut failures = 0;
+    for e in embedder.embed_paths(&paths)? {
+        match e.result {
+            Ok(v) => ok.push((e.path, v)),
+            Err(err) => {
+                failures += 1;
+                report_failure(&err);
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    let name = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    for (i, (p, v)) in ok.iter().enumerate() {
+        let scores: Vec<f32> = ok.iter().map(|(_, w)| engine::cosine(v, w)).collect();
+        let mut ranked = engine::top_k(&scores, 4);
+        ranked.retain(|(j, _)| *j != i);
+        ranked.truncate(3);
+        let row: Vec<String> = ranked
+            .iter()
+            .map(|(j, s)| format!("{} {:.3}", name(&ok[*j].0), s))
+            .collect();
+        writeln!(out, "{:<36} → {}", name(p), row.join(", "))?;
+    }
+    Ok(exit_code(failures))
+}

@@ -1,0 +1,138 @@
+//! Command-line definitions and dispatch. Only argument handling and output formatting live
+//! here; the work is done by `engine`, `bench` and friends.
+
+mod embed;
+mod explain;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::bench::{self, BenchArgs};
+use crate::engine::Embedder;
+use crate::model::Preprocess;
+
+pub use explain::{ExplainArgs, ReportArgs};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "simtui",
+    version,
+    about = "Explore a folder of photos by visual similarity and see why two images look alike",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    /// Folder of photos to explore
+    pub dir: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub model: ModelArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Use this EfficientNet-Lite0 safetensors checkpoint instead of the bundled one
+    #[arg(long, global = true, value_name = "FILE")]
+    pub weights: Option<PathBuf>,
+
+    /// Colour-blind similarity: feed the luminance to all three channels
+    #[arg(long, global = true)]
+    pub grayscale: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the 1280-d embedding (global-average-pooled EfficientNet-Lite0 feature) of images
+    Embed {
+        #[arg(required = true, value_name = "IMG")]
+        images: Vec<PathBuf>,
+        /// One JSON object per line: {"path", "embedding": [1280 floats]}
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the most likely ImageNet classes of images
+    Classify {
+        #[arg(required = true, value_name = "IMG")]
+        images: Vec<PathBuf>,
+        /// How many classes to show per image
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        /// One JSON object per line: {"path", "top": [{"index", "label", "prob"}]}
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explain why two images look alike: saliency maps over both, PNG and JSON output
+    Explain(ExplainArgs),
+    /// A query and its top-k neighbours in a folder, each pair with its heatmaps, in one PNG
+    Report(ReportArgs),
+    /// Measure forward throughput and saliency cost, against PyTorch when it is installed
+    Bench(BenchArgs),
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    let pre = Preprocess {
+        grayscale: cli.model.grayscale,
+    };
+    let weights = cli.model.weights.as_deref();
+    match cli.command {
+        Some(Command::Embed { images, json }) => {
+            embed::embed(&Embedder::new(weights, pre)?, &images, json)
+        }
+        Some(Command::Explain(args)) => explain::explain(&Embedder::new(weights, pre)?, &args),
+        Some(Command::Report(args)) => explain::report(&Embedder::new(weights, pre)?, &args),
+        Some(Command::Classify { images, top, json }) => {
+            embed::classify(&Embedder::new(weights, pre)?, &images, top, json)
+        }
+        Some(Command::Bench(args)) => {
+            bench::run(&Embedder::new(weights, pre)?, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            let dir = cli.dir.unwrap_or_else(|| PathBuf::from("."));
+            embed::neighbours_of_folder(&Embedder::new(weights, pre)?, &dir)
+        }
+    }
+}
+
+pub fn display(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Decode errors already name their file: `{:#}` prints the chain "x.jpg: cannot decode: …".
+pub fn report_failure(err: &anyhow::Error) {
+    eprintln!("error: {err:#}");
+}
+
+pub fn exit_code(failures: usize) -> ExitCode {
+    if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{failures} input(s) failed");
+        ExitCode::FAILURE
+    }
+}
+
+/// Supported photo extensions (case-insensitive).
+pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
+
+pub fn is_image(p: &Path) -> bool {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// The photos directly inside `dir`, sorted; an error names the folder.
+pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_image(p))
+        .collect();
+    paths.sort();
+    Ok(paths)
+}

@@ -1,0 +1,177 @@
+//! Maps to pictures: colour map, shared scale, overlay on the photo, figures and raw maps.
+//! The same [`overlay`] feeds the terminal and the PNG export, so a report shows what the
+//! user saw.
+
+pub mod figure;
+pub mod text;
+
+use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
+use image::RgbImage;
+
+use crate::explain::faithfulness::gaussian_blur;
+use crate::explain::SaliencyMap;
+
+/// Inferno: perceptually uniform, dark = little, bright yellow = most, readable in grey.
+pub fn colormap(t: f32) -> [u8; 3] {
+    let c = colorous::INFERNO.eval_continuous(t.clamp(0.0, 1.0) as f64);
+    [c.r, c.g, c.b]
+}
+
+/// The value range mapped onto the colour map, shared by both maps of a pair so that equal
+/// colours mean equal values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scale {
+    pub lo: f32,
+    pub hi: f32,
+}
+
+/// Values above this percentile of the pair are drawn at full colour, so one extreme pixel
+/// does not wash out the rest of the map.
+pub const CLIP_PERCENTILE: f32 = 99.5;
+
+impl Scale {
+    /// From 0 (negative evidence is not drawn) to the 99.5th percentile over both maps.
+    pub fn shared(maps: &[&SaliencyMap]) -> Scale {
+        let mut all: Vec<f32> = maps.iter().flat_map(|m| m.values.iter().copied()).collect();
+        all.retain(|v| v.is_finite());
+        if all.is_empty() {
+            return Scale { lo: 0.0, hi: 1.0 };
+        }
+        all.sort_by(f32::total_cmp);
+        let idx = ((CLIP_PERCENTILE / 100.0) * (all.len() - 1) as f32).round() as usize;
+        let mut hi = all[idx.min(all.len() - 1)];
+        if hi <= 0.0 {
+            hi = all.last().copied().filter(|v| *v > 0.0).unwrap_or(1.0);
+        }
+        Scale { lo: 0.0, hi }
+    }
+
+    /// Position of `v` on the colour map, in [0, 1].
+    pub fn t(&self, v: f32) -> f32 {
+        ((v - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0)
+    }
+}
+
+/// Antialiased resize of a photo (Catmull-Rom), for panels and previews.
+pub fn resize_rgb(img: &RgbImage, width: u32, height: u32) -> RgbImage {
+    if img.dimensions() == (width, height) {
+        return img.clone();
+    }
+    let mut dst = RgbImage::new(width.max(1), height.max(1));
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
+    Resizer::new()
+        .resize(img, &mut dst, &options)
+        .expect("RGB8 resize of a non-empty image");
+    dst
+}
+
+/// The largest size with the aspect ratio of `w`×`h` that fits in `max_w`×`max_h`.
+pub fn fit(w: u32, h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
+    let s = (max_w as f64 / w as f64).min(max_h as f64 / h as f64);
+    (
+        ((w as f64 * s).round() as u32).max(1),
+        ((h as f64 * s).round() as u32).max(1),
+    )
+}
+
+/// What is drawn of a map: cell maps as they are; pixel maps (gradients) lightly smoothed
+/// (σ = 1/112 of the width, 2 px at 224), since single-pixel speckle upsampled onto a photo
+/// reads as noise. Raw exports keep the unsmoothed values.
+pub fn display_map(map: &SaliencyMap) -> SaliencyMap {
+    if map.width < 56 {
+        return map.clone();
+    }
+    let sigma = map.width as f32 / 112.0;
+    SaliencyMap {
+        width: map.width,
+        height: map.height,
+        values: gaussian_blur(&map.values, map.width, map.height, 1, sigma),
+    }
+}
+
+/// The map, upsampled smoothly to the photo, coloured and alpha-blended over it. Opacity grows
+/// with the value, so salient regions glow and the rest of the photo stays readable, dimmed.
+/// `scale` should come from [`Scale::shared`] over the [`display_map`]s of the pair.
+pub fn overlay(photo: &RgbImage, map: &SaliencyMap, scale: &Scale) -> RgbImage {
+    let (w, h) = photo.dimensions();
+    let m = display_map(map).resized(w as usize, h as usize);
+    let mut out = photo.clone();
+    for (p, &v) in out.pixels_mut().zip(&m.values) {
+        let t = scale.t(v);
+        let c = colormap(t);
+        let a = 0.25 + 0.6 * t;
+        for (x, y) in p.0.iter_mut().zip(c) {
+            *x = (*x as f32 * (1.0 - a) + y as f32 * a).round() as u8;
+        }
+    }
+    out
+}
+
+/// The map at the photo's own resolution as 16-bit grey: 0 = nothing, 65535 = the top of the
+/// shared scale; brighter means more similarity.
+pub fn raw_map(
+    map: &SaliencyMap,
+    scale: &Scale,
+    width: u32,
+    height: u32,
+) -> image::ImageBuffer<image::Luma<u16>, Vec<u16>> {
+    let m = map.resized(width as usize, height as usize);
+    let data: Vec<u16> = m
+        .values
+        .iter()
+        .map(|&v| (scale.t(v) * 65535.0).round() as u16)
+        .collect();
+    image::ImageBuffer::from_raw(width, height, data).expect("one value per pixel")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inferno_runs_dark_to_bright() {
+        let lum = |c: [u8; 3]| 0.299 * c[0] as f32 + 0.587 * c[1] as f32 + 0.114 * c[2] as f32;
+        let mut last = -1.0;
+        for i in 0..=10 {
+            let l = lum(colormap(i as f32 / 10.0));
+            assert!(l > last, "luminance must increase along the map");
+            last = l;
+        }
+    }
+
+    #[test]
+    fn scale_is_shared_and_clips_outliers() {
+        let a = SaliencyMap {
+            width: 10,
+            height: 10,
+            values: (0..100).map(|v| v as f32).collect(),
+        };
+        let mut bv = vec![0f32; 100];
+        bv[0] = 1000.0;
+        let b = SaliencyMap {
+            width: 10,
+            height: 10,
+            values: bv,
+        };
+        let s = Scale::shared(&[&a, &b]);
+        assert_eq!(s.lo, 0.0);
+        assert!(s.hi >= 98.0 && s.hi < 1000.0, "hi {}", s.hi);
+        assert_eq!(s.t(-5.0), 0.0);
+        assert_eq!(s.t(5000.0), 1.0);
+    }
+
+    #[test]
+    fn overlay_brightens_the_salient_region() {
+        let photo = RgbImage::from_pixel(64, 64, image::Rgb([90, 90, 90]));
+        let mut values = vec![0f32; 49];
+        values[0] = 1.0; // top-left cell
+        let map = SaliencyMap {
+            width: 7,
+            height: 7,
+            values,
+        };
+        let out = overlay(&photo, &map, &Scale { lo: 0.0, hi: 1.0 });
+        let sum = |p: &image::Rgb<u8>| p.0.iter().map(|&v| v as u32).sum::<u32>();
+        assert!(sum(out.get_pixel(2, 2)) > sum(out.get_pixel(60, 60)) + 100);
+    }
+}
