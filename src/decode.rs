@@ -81,3 +81,89 @@ pub fn to_rgb_over_white(img: DynamicImage) -> RgbImage {
     }
     out
 }
+
+/// Decodes `path` for the network: JPEGs are decoded at reduced size in the DCT (1/2, 1/4 or
+/// 1/8, the smallest that keeps both sides ≥ `min_side`), which halves the cost of a 12-MP
+/// photo; other formats decode fully. Orientation, limits and errors as [`load_rgb`].
+pub fn load_rgb_reduced(path: &Path, min_side: u32) -> Result<RgbImage> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot open", path.display()))?;
+    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        return load_rgb(path);
+    }
+    // jpeg-decoder is stricter than zune-jpeg (behind `image`) about some damaged streams that
+    // Pillow and browsers display (e.g. a missing restart marker): those get the full decoder.
+    decode_jpeg_reduced(&bytes, min_side).or_else(|_| load_rgb(path))
+}
+
+/// Why a file failed, without its path (the caller shows that): the error chain with
+/// repeats dropped (image-rs errors repeat their source) and control characters removed.
+pub fn reason(err: &anyhow::Error, path: &Path) -> String {
+    let shown = path.display().to_string();
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let msg: String = cause
+            .to_string()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        let msg = msg.trim().to_string();
+        if msg == shown || msg.is_empty() || parts.last().is_some_and(|p| p.contains(&msg)) {
+            continue;
+        }
+        parts.push(msg);
+    }
+    parts.join(": ")
+}
+
+fn decode_jpeg_reduced(bytes: &[u8], min_side: u32) -> Result<RgbImage> {
+    use jpeg_decoder::{Decoder, PixelFormat};
+    let mut dec = Decoder::new(bytes);
+    dec.set_max_decoding_buffer_size(MAX_ALLOC_BYTES as usize);
+    dec.read_info().context("cannot decode")?;
+    let info = dec.info().context("cannot decode: no frame header")?;
+    let (w, h) = (info.width as u32, info.height as u32);
+    if w == 0 || h == 0 {
+        anyhow::bail!("image has zero size ({w}×{h})");
+    }
+    if w > MAX_SIDE || h > MAX_SIDE {
+        anyhow::bail!("image is {w}×{h}, larger than the {MAX_SIDE}-pixel limit");
+    }
+    // Ask for the aspect-preserving size whose *shorter* side is min_side: the decoder picks
+    // the smallest DCT scale at or above it.
+    let s = min_side as f64 / w.min(h) as f64;
+    let (rw, rh) = (
+        ((w as f64 * s).ceil() as u16).max(1),
+        ((h as f64 * s).ceil() as u16).max(1),
+    );
+    let (ow, oh) = dec.scale(rw, rh).context("cannot decode")?;
+    let pixels = dec.decode().context("cannot decode")?;
+    let (ow, oh) = (ow as u32, oh as u32);
+    let fmt = dec
+        .info()
+        .map(|i| i.pixel_format)
+        .unwrap_or(PixelFormat::RGB24);
+    let rgb: Vec<u8> = match fmt {
+        PixelFormat::RGB24 => pixels,
+        PixelFormat::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
+        PixelFormat::L16 => pixels
+            .chunks_exact(2)
+            .flat_map(|c| [c[0], c[0], c[0]])
+            .collect(),
+        // Adobe CMYK JPEGs store inverted values.
+        PixelFormat::CMYK32 => pixels
+            .chunks_exact(4)
+            .flat_map(|p| {
+                let k = p[3] as u32;
+                [p[0], p[1], p[2]].map(|c| ((c as u32 * k + 127) / 255) as u8)
+            })
+            .collect(),
+    };
+    let img = RgbImage::from_raw(ow, oh, rgb).context("cannot decode: short pixel data")?;
+    let orientation = dec
+        .exif_data()
+        .and_then(|e| Orientation::from_exif_chunk(e.strip_prefix(b"Exif\0\0").unwrap_or(e)))
+        .unwrap_or(Orientation::NoTransforms);
+    let mut img = DynamicImage::ImageRgb8(img);
+    img.apply_orientation(orientation);
+    Ok(img.into_rgb8())
+}

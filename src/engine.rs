@@ -17,6 +17,9 @@ pub const BATCH: usize = 16;
 pub struct Embedder {
     pub model: EfficientNetLite0,
     pub preprocess: Preprocess,
+    /// Identifies the numbers this embedder produces: sha256 of the weights, preprocessing
+    /// version and options. Cached embeddings with another id are recomputed.
+    pub model_id: String,
 }
 
 /// One input's outcome: its embedding, or why it failed.
@@ -28,17 +31,30 @@ pub struct Embedded {
 impl Embedder {
     /// The network with the weights compiled into the binary, or those at `weights`.
     pub fn new(weights: Option<&Path>, preprocess: Preprocess) -> Result<Self> {
-        let model = match weights {
+        let (model, bytes_id) = match weights {
             Some(p) => {
                 let bytes = std::fs::read(p)
                     .with_context(|| format!("cannot read weights {}", p.display()))?;
-                EfficientNetLite0::from_safetensors_bytes(&bytes).with_context(|| {
+                let m = EfficientNetLite0::from_safetensors_bytes(&bytes).with_context(|| {
                     format!("{} is not an EfficientNet-Lite0 checkpoint", p.display())
-                })?
+                })?;
+                (m, model::sha256_hex(&bytes))
             }
-            None => model::bundled().context("bundled weights failed to load")?,
+            None => (
+                model::bundled().context("bundled weights failed to load")?,
+                model::bundled_weights_sha256().to_string(),
+            ),
         };
-        Ok(Self { model, preprocess })
+        let model_id = model_id(&bytes_id, preprocess);
+        Ok(Self {
+            model,
+            preprocess,
+            model_id,
+        })
+    }
+
+    pub fn model_id(&self) -> &str {
+        &self.model_id
     }
 
     /// (B, 1280) embeddings of already prepared inputs.
@@ -94,6 +110,16 @@ impl Embedder {
         let logits = self.model.logits(embeddings)?;
         Ok(candle_nn::ops::softmax(&logits, D::Minus1)?.to_vec2::<f32>()?)
     }
+}
+
+/// "lite0-<first 16 hex of the weights' sha256>-p<preprocessing version>[-gray]".
+pub fn model_id(weights_sha256: &str, pre: Preprocess) -> String {
+    format!(
+        "lite0-{}-p{}{}",
+        &weights_sha256[..16.min(weights_sha256.len())],
+        model::PREPROCESS_VERSION,
+        if pre.grayscale { "-gray" } else { "" }
+    )
 }
 
 /// Indices and values of the `k` largest entries, largest first.

@@ -10,5 +10,7 @@ pub mod cli;
 pub mod decode;
 pub mod engine;
 pub mod explain;
+pub mod index;
 pub mod model;
 pub mod render;
+pub mod search;

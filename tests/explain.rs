@@ -239,6 +239,7 @@ fn measure_all_methods() {
     let random_embedder = Embedder {
         model: randomised_model(),
         preprocess: Preprocess::default(),
+        model_id: "random-weights".into(),
     };
     let random = Explainer::new(&random_embedder, Params::default());
     eprintln!("method                 pasted-hit  del-AUC  rand-del  ins-AUC  rand-ins  max-rho(random weights)");
@@ -383,6 +384,7 @@ fn the_default_map_depends_on_the_learned_weights() {
     let random_embedder = Embedder {
         model: randomised_model(),
         preprocess: Preprocess::default(),
+        model_id: "random-weights".into(),
     };
     let random = Explainer::new(&random_embedder, Params::default());
     let rho = max_rank_correlation_with_random_weights(&explainer(), &random, DEFAULT_METHOD);

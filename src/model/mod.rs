@@ -33,6 +33,20 @@ pub fn imagenet_labels() -> Vec<&'static str> {
         .collect()
 }
 
+/// sha256 of [`BUNDLED_WEIGHTS`], computed once.
+pub fn bundled_weights_sha256() -> &'static str {
+    static SHA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SHA.get_or_init(|| sha256_hex(BUNDLED_WEIGHTS))
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The network with the bundled weights.
 pub fn bundled() -> candle_core::Result<EfficientNetLite0> {
     EfficientNetLite0::from_safetensors_bytes(BUNDLED_WEIGHTS)
