@@ -21,6 +21,12 @@ pub enum Suite {
     Model,
     /// Saliency maps and the faithfulness evaluation, against tools/bench_captum.py
     Explain,
+    /// End-to-end indexing of 200 12-MP and 200 1-MP JPEGs, against tools/bench_pipeline.py
+    Index,
+    /// Top-10 query over 100 000 embeddings, against tools/bench_query.py (numpy)
+    Query,
+    /// Peak memory while indexing 10 000 photos
+    Memory,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -117,11 +123,7 @@ fn run_peer(args: &BenchArgs, script: &str, extra: &[String]) -> Result<Value> {
     let python = find_python(args);
     let out = Command::new(&python)
         .arg(&script)
-        .args([
-            "--json-only",
-            "--seconds-per-case",
-            &args.seconds.to_string(),
-        ])
+        .arg("--json-only")
         .args(extra)
         .output()
         .with_context(|| format!("cannot run {}", python.display()))?;
@@ -158,6 +160,9 @@ pub fn run(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
     match args.suite {
         Suite::Model => run_model(embedder, args),
         Suite::Explain => crate::bench_explain::run(embedder, args),
+        Suite::Index => crate::bench_index::run_index(embedder, args),
+        Suite::Query => crate::bench_index::run_query(args),
+        Suite::Memory => crate::bench_index::run_memory(embedder, args),
     }
 }
 

@@ -95,7 +95,11 @@ pub fn run(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
             .map(drop)
     })?;
 
-    let (captum, error) = peer(args, "bench_captum.py", &[]);
+    let (captum, error) = peer(
+        args,
+        "bench_captum.py",
+        &["--seconds-per-case".into(), args.seconds.to_string()],
+    );
     print_table(&cases, captum.as_ref());
     if let Some(e) = error {
         println!("PyTorch + Captum not measured: {e}");

@@ -6,6 +6,7 @@
 
 pub mod bench;
 mod bench_explain;
+mod bench_index;
 pub mod cli;
 pub mod decode;
 pub mod engine;
