@@ -43,6 +43,23 @@ pub enum Act {
     Relu6,
 }
 
+impl Act {
+    /// The gradient before the activation, from the gradient after it and the op's output
+    /// (`ys`): `None` when the activation is the identity and `grad` passes unchanged.
+    fn backward(
+        self,
+        grad: &[f32],
+        ys: &CpuStorage,
+        yl: &Layout,
+        op: &str,
+    ) -> Result<Option<Vec<f32>>> {
+        Ok(match self {
+            Act::Relu6 => Some(kernels::relu6_mask(grad, f32_slice(ys, yl, op)?)),
+            Act::None => None,
+        })
+    }
+}
+
 /// 1×1 convolution = one matrix product over all B·H·W pixels.
 #[derive(Clone)]
 pub struct Pointwise {
@@ -120,14 +137,8 @@ impl CustomOp2 for PointwiseBackward {
         let op = &self.0;
         let grad = f32_slice(gs, gl, self.name())?;
         let (b, h, w) = nhwc(gl, op.cout, self.name())?;
-        let masked;
-        let grad = match op.act {
-            Act::Relu6 => {
-                masked = kernels::relu6_mask(grad, f32_slice(ys, yl, self.name())?);
-                &masked[..]
-            }
-            Act::None => grad,
-        };
+        let masked = op.act.backward(grad, ys, yl, self.name())?;
+        let grad = masked.as_deref().unwrap_or(grad);
         let m = b * h * w;
         let mut gin = vec![0f32; m * op.cin];
         // weight is (cin × cout); its transpose as an (cout × cin) right-hand side.
@@ -241,14 +252,8 @@ impl CustomOp2 for DepthwiseBackward {
         let op = &self.op;
         let grad = f32_slice(gs, gl, self.name())?;
         let (b, _, _) = nhwc(gl, op.channels, self.name())?;
-        let masked;
-        let grad = match op.act {
-            Act::Relu6 => {
-                masked = kernels::relu6_mask(grad, f32_slice(ys, yl, self.name())?);
-                &masked[..]
-            }
-            Act::None => grad,
-        };
+        let masked = op.act.backward(grad, ys, yl, self.name())?;
+        let grad = masked.as_deref().unwrap_or(grad);
         let g = op.geom(b, self.in_h, self.in_w);
         let gin = kernels::depthwise_backward_input(grad, &op.weight, op.channels, &g);
         Ok((
@@ -363,14 +368,8 @@ impl CustomOp2 for DenseConvBackward {
         let op = &self.op;
         let grad = f32_slice(gs, gl, self.name())?;
         let (b, oh, ow) = nhwc(gl, op.cout, self.name())?;
-        let masked;
-        let grad = match op.act {
-            Act::Relu6 => {
-                masked = kernels::relu6_mask(grad, f32_slice(ys, yl, self.name())?);
-                &masked[..]
-            }
-            Act::None => grad,
-        };
+        let masked = op.act.backward(grad, ys, yl, self.name())?;
+        let grad = masked.as_deref().unwrap_or(grad);
         let g = ConvGeom::same(b, self.in_h, self.in_w, op.kernel, op.stride);
         debug_assert_eq!((g.out_h, g.out_w), (oh, ow));
         let ncol = op.kernel * op.kernel * op.cin;

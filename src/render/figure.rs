@@ -90,6 +90,22 @@ fn faithfulness_line(name: &str, f: &Faithfulness) -> String {
     )
 }
 
+/// Title (bold) and a muted subtitle at the top, each cut to the figure's width.
+fn header(img: &mut RgbImage, title: &str, subtitle: &str, title_px: f32, sub_px: f32) {
+    let width = (img.width() - 2 * MARGIN) as f32;
+    let t = Style::new(title_px, INK).bold();
+    let s = Style::new(sub_px, MUTED);
+    text::draw(
+        img,
+        MARGIN as f32,
+        MARGIN as f32,
+        &ellipsize(title, width, &t),
+        &t,
+    );
+    let y = MARGIN as f32 + text::line_height(&t) + 6.0;
+    text::draw(img, MARGIN as f32, y, &ellipsize(subtitle, width, &s), &s);
+}
+
 /// Peak of a map in the photo's pixel coordinates.
 pub fn peak_px(map: &SaliencyMap, photo: &RgbImage) -> (u32, u32) {
     let (fx, fy) = map.peak();
@@ -107,8 +123,6 @@ pub fn pair(a: &Panel, b: &Panel, score: f32, method: Method) -> RgbImage {
     let (aw, ah) = fit(a.photo.width(), a.photo.height(), max_w, max_h);
     let (bw, bh) = fit(b.photo.width(), b.photo.height(), max_w, max_h);
     let ph = ah.max(bh);
-    let title = Style::new(24.0, INK).bold();
-    let sub = Style::new(16.0, MUTED);
     let caption = Style::new(15.0, INK);
     let foot = Style::new(14.0, INK);
     let panels_top = MARGIN + 72;
@@ -128,21 +142,17 @@ pub fn pair(a: &Panel, b: &Panel, score: f32, method: Method) -> RgbImage {
     let height = panels_top + ph + 56 + footer_h + MARGIN;
     let mut img = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
 
-    let head = format!("{}  ↔  {}", a.name, b.name);
-    let head = ellipsize(&head, (width - 2 * MARGIN) as f32, &title);
-    text::draw(&mut img, MARGIN as f32, MARGIN as f32, &head, &title);
     let subline = format!(
         "cosine similarity {score:.3} · method: {} · colour: {} (one scale for both)",
         method.name(),
         method.unit()
     );
-    let subline = ellipsize(&subline, (width - 2 * MARGIN) as f32, &sub);
-    text::draw(
+    header(
         &mut img,
-        MARGIN as f32,
-        (MARGIN + 36) as f32,
+        &format!("{}  ↔  {}", a.name, b.name),
         &subline,
-        &sub,
+        24.0,
+        16.0,
     );
 
     let mut x = MARGIN;
@@ -209,32 +219,23 @@ pub fn report(
     folder: &str,
 ) -> RgbImage {
     let (cell_w, cell_h) = (320u32, 220u32);
-    let title = Style::new(22.0, INK).bold();
-    let sub = Style::new(15.0, MUTED);
     let caption = Style::new(14.0, INK);
     let top = MARGIN + 64;
     let row_h = cell_h + 34;
     let width = MARGIN * 2 + cell_w * 2 + GAP + 40 + BAR_W + 90;
     let height = top + row_h * rows.len().max(1) as u32 + MARGIN;
     let mut img = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
-    let head = ellipsize(
-        &format!("{query_name}: top {} in {folder}", rows.len()),
-        (width - 2 * MARGIN) as f32,
-        &title,
-    );
-    text::draw(&mut img, MARGIN as f32, MARGIN as f32, &head, &title);
     let subline = format!(
         "method: {} · colour: {} (one scale per row)",
         method.name(),
         method.unit()
     );
-    let subline = ellipsize(&subline, (width - 2 * MARGIN) as f32, &sub);
-    text::draw(
+    header(
         &mut img,
-        MARGIN as f32,
-        (MARGIN + 32) as f32,
+        &format!("{query_name}: top {} in {folder}", rows.len()),
         &subline,
-        &sub,
+        22.0,
+        15.0,
     );
     if rows.is_empty() {
         text::draw(
