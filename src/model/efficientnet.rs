@@ -7,6 +7,9 @@
 use candle_core::{DType, Device, Module, Result, Tensor, D};
 use candle_nn::{Linear, VarBuilder};
 
+use rayon::prelude::*;
+
+use super::kernels;
 use super::ops::{Act, DenseConv, Depthwise, Pointwise};
 
 /// Larger batches run as sub-batches of this size: beyond it the activations of a block
@@ -217,6 +220,37 @@ impl EfficientNetLite0 {
     /// `x`: (B, H, W, 3) normalised input, channels last. Returns the last feature map and
     /// the pooled embedding. Differentiable w.r.t. `x` when `x` is a `Var`.
     pub fn forward(&self, x: &Tensor) -> Result<Forward> {
+        let b = x.dim(0)?;
+        let threads = rayon::current_num_threads();
+        if b <= 1 || threads <= 1 || kernels::is_serial() {
+            // One image (each layer split across threads), or already inside a worker.
+            return self.forward_sequential(x);
+        }
+        // Several images: whole sub-batches per thread, each thread's kernels serial (measured
+        // faster than splitting every layer: no fork/join per layer, activations stay in the
+        // core's cache).
+        let per = b.div_ceil(threads).min(SUB_BATCH);
+        let starts: Vec<usize> = (0..b).step_by(per).collect();
+        let maps = starts
+            .par_iter()
+            .map(|&s| {
+                kernels::serial(|| {
+                    Ok(self
+                        .forward_chunk(&x.narrow(0, s, per.min(b - s))?)?
+                        .feature_map)
+                })
+            })
+            .collect::<Result<Vec<Tensor>>>()?;
+        let feature_map = Tensor::cat(&maps, 0)?;
+        let embedding = global_average(&feature_map)?;
+        Ok(Forward {
+            feature_map,
+            embedding,
+        })
+    }
+
+    /// Sub-batches of at most SUB_BATCH, one after the other.
+    fn forward_sequential(&self, x: &Tensor) -> Result<Forward> {
         let b = x.dim(0)?;
         if b <= SUB_BATCH {
             return self.forward_chunk(x);

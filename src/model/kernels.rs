@@ -69,8 +69,40 @@ impl ConvGeom {
     }
 }
 
+thread_local! {
+    static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every kernel on this thread single-threaded. Used to run whole images in
+/// parallel (one per thread) instead of splitting each layer across threads: no fork/join per
+/// layer, and each thread's activations stay in its own core's cache.
+pub fn serial<R>(f: impl FnOnce() -> R) -> R {
+    let before = SERIAL.with(|s| s.replace(true));
+    let r = f();
+    SERIAL.with(|s| s.set(before));
+    r
+}
+
+pub fn is_serial() -> bool {
+    SERIAL.with(|s| s.get())
+}
+
 fn threads() -> usize {
     rayon::current_num_threads().max(1)
+}
+
+/// Calls `f(index, chunk)` for consecutive `chunk`-sized pieces of `data`, spread over rayon's
+/// threads unless this thread is in [`serial`] mode.
+fn for_rows(data: &mut [f32], chunk: usize, f: impl Fn(usize, &mut [f32]) + Sync + Send) {
+    if is_serial() {
+        data.chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+    } else {
+        data.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+    }
 }
 
 /// dst (m×n) = lhs (m×k) · rhs, where rhs is (k×n) row-major, or, with `rhs_transposed`,
@@ -100,7 +132,7 @@ pub fn matmul(
         (1, n as isize)
     };
     // Small products are faster on one thread than paying rayon's fork/join.
-    let par = if m * n * k < 64 * 64 * 64 {
+    let par = if is_serial() || m * n * k < 64 * 64 * 64 {
         gemm::Parallelism::None
     } else {
         gemm::Parallelism::Rayon(threads())
@@ -136,8 +168,9 @@ pub fn matmul(
 pub fn bias_act(out: &mut [f32], bias: &[f32], relu6: bool) {
     let c = bias.len();
     let rows_per_task = (16384 / c).max(1);
-    out.par_chunks_mut(rows_per_task * c)
-        .for_each(|chunk| bias_act_chunk(chunk, bias, relu6));
+    for_rows(out, rows_per_task * c, |_, chunk| {
+        bias_act_chunk(chunk, bias, relu6)
+    });
 }
 
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
@@ -160,9 +193,11 @@ fn bias_act_chunk(chunk: &mut [f32], bias: &[f32], relu6: bool) {
 pub fn relu6_mask(grad: &[f32], y: &[f32]) -> Vec<f32> {
     assert_eq!(grad.len(), y.len());
     let mut out = vec![0f32; grad.len()];
-    out.par_chunks_mut(16384)
-        .zip(grad.par_chunks(16384).zip(y.par_chunks(16384)))
-        .for_each(|(o, (g, y))| relu6_mask_chunk(o, g, y));
+    const CHUNK: usize = 16384;
+    for_rows(&mut out, CHUNK, |i, o| {
+        let range = i * CHUNK..i * CHUNK + o.len();
+        relu6_mask_chunk(o, &grad[range.clone()], &y[range])
+    });
     out
 }
 
@@ -187,21 +222,19 @@ pub fn depthwise_forward(
     assert_eq!(weight.len(), g.kernel * g.kernel * c);
     assert_eq!(bias.len(), c);
     let mut out = vec![0f32; g.batch * g.out_h * g.out_w * c];
-    out.par_chunks_mut(g.out_w * c)
-        .enumerate()
-        .for_each(|(row, orow)| {
-            depthwise_forward_row(
-                x,
-                weight,
-                bias,
-                c,
-                g,
-                relu6,
-                row / g.out_h,
-                row % g.out_h,
-                orow,
-            )
-        });
+    for_rows(&mut out, g.out_w * c, |row, orow| {
+        depthwise_forward_row(
+            x,
+            weight,
+            bias,
+            c,
+            g,
+            relu6,
+            row / g.out_h,
+            row % g.out_h,
+            orow,
+        )
+    });
     out
 }
 
@@ -257,11 +290,9 @@ pub fn depthwise_backward_input(
     let c = channels;
     assert_eq!(grad.len(), g.batch * g.out_h * g.out_w * c);
     let mut gin = vec![0f32; g.batch * g.in_h * g.in_w * c];
-    gin.par_chunks_mut(g.in_w * c)
-        .enumerate()
-        .for_each(|(row, irow)| {
-            depthwise_backward_row(grad, weight, c, g, row / g.in_h, row % g.in_h, irow)
-        });
+    for_rows(&mut gin, g.in_w * c, |row, irow| {
+        depthwise_backward_row(grad, weight, c, g, row / g.in_h, row % g.in_h, irow)
+    });
     gin
 }
 
@@ -302,26 +333,23 @@ pub fn im2col(x: &[f32], cin: usize, g: &ConvGeom) -> Vec<f32> {
     let k = g.kernel;
     let cols = k * k * cin;
     let mut out = vec![0f32; g.batch * g.out_h * g.out_w * cols];
-    out.par_chunks_mut(g.out_w * cols)
-        .enumerate()
-        .for_each(|(row, orow)| {
-            let (b, oy) = (row / g.out_h, row % g.out_h);
-            for (ox, dst) in orow.chunks_exact_mut(cols).enumerate() {
-                for ky in 0..k {
-                    let Some(iy) = ConvGeom::input_pos(oy, ky, g.stride, g.pad_top, g.in_h) else {
+    for_rows(&mut out, g.out_w * cols, |row, orow| {
+        let (b, oy) = (row / g.out_h, row % g.out_h);
+        for (ox, dst) in orow.chunks_exact_mut(cols).enumerate() {
+            for ky in 0..k {
+                let Some(iy) = ConvGeom::input_pos(oy, ky, g.stride, g.pad_top, g.in_h) else {
+                    continue;
+                };
+                for kx in 0..k {
+                    let Some(ix) = ConvGeom::input_pos(ox, kx, g.stride, g.pad_left, g.in_w) else {
                         continue;
                     };
-                    for kx in 0..k {
-                        let Some(ix) = ConvGeom::input_pos(ox, kx, g.stride, g.pad_left, g.in_w)
-                        else {
-                            continue;
-                        };
-                        let src = &x[((b * g.in_h + iy) * g.in_w + ix) * cin..][..cin];
-                        dst[(ky * k + kx) * cin..][..cin].copy_from_slice(src);
-                    }
+                    let src = &x[((b * g.in_h + iy) * g.in_w + ix) * cin..][..cin];
+                    dst[(ky * k + kx) * cin..][..cin].copy_from_slice(src);
                 }
             }
-        });
+        }
+    });
     out
 }
 
@@ -330,30 +358,27 @@ pub fn col2im(cols: &[f32], cin: usize, g: &ConvGeom) -> Vec<f32> {
     let k = g.kernel;
     let ncol = k * k * cin;
     let mut x = vec![0f32; g.batch * g.in_h * g.in_w * cin];
-    x.par_chunks_mut(g.in_w * cin)
-        .enumerate()
-        .for_each(|(row, xrow)| {
-            let (b, iy) = (row / g.in_h, row % g.in_h);
-            for ky in 0..k {
-                let Some(oy) = ConvGeom::output_pos(iy, ky, g.stride, g.pad_top, g.out_h) else {
-                    continue;
-                };
-                for (ix, acc) in xrow.chunks_exact_mut(cin).enumerate() {
-                    for kx in 0..k {
-                        let Some(ox) = ConvGeom::output_pos(ix, kx, g.stride, g.pad_left, g.out_w)
-                        else {
-                            continue;
-                        };
-                        let src = &cols
-                            [((b * g.out_h + oy) * g.out_w + ox) * ncol + (ky * k + kx) * cin..]
-                            [..cin];
-                        for (a, s) in acc.iter_mut().zip(src) {
-                            *a += s;
-                        }
+    for_rows(&mut x, g.in_w * cin, |row, xrow| {
+        let (b, iy) = (row / g.in_h, row % g.in_h);
+        for ky in 0..k {
+            let Some(oy) = ConvGeom::output_pos(iy, ky, g.stride, g.pad_top, g.out_h) else {
+                continue;
+            };
+            for (ix, acc) in xrow.chunks_exact_mut(cin).enumerate() {
+                for kx in 0..k {
+                    let Some(ox) = ConvGeom::output_pos(ix, kx, g.stride, g.pad_left, g.out_w)
+                    else {
+                        continue;
+                    };
+                    let src = &cols
+                        [((b * g.out_h + oy) * g.out_w + ox) * ncol + (ky * k + kx) * cin..][..cin];
+                    for (a, s) in acc.iter_mut().zip(src) {
+                        *a += s;
                     }
                 }
             }
-        });
+        }
+    });
     x
 }
 
