@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{display, exit_code, list_images, report_failure, IMAGE_EXTENSIONS};
+use super::{display, exit_code, list_images, report_failure};
 use crate::engine::{self, Embedder};
+use crate::index::scan::IMAGE_EXTENSIONS;
 use crate::model::imagenet_labels;
 
 #[derive(Serialize)]

@@ -222,21 +222,12 @@ pub fn exit_code(failures: usize) -> ExitCode {
     }
 }
 
-/// Supported photo extensions (case-insensitive).
-pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
-
-pub fn is_image(p: &Path) -> bool {
-    p.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
-}
-
 /// The photos directly inside `dir`, sorted; an error names the folder.
 pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read folder {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && is_image(p))
+        .filter(|p| p.is_file() && crate::index::scan::is_image(p))
         .collect();
     paths.sort();
     Ok(paths)
