@@ -11,6 +11,7 @@ use super::{display, exit_code, list_images, report_failure};
 use crate::engine::{self, Embedder};
 use crate::index::scan::IMAGE_EXTENSIONS;
 use crate::model::imagenet_labels;
+use crate::search::EmbeddingMatrix;
 
 #[derive(Serialize)]
 struct EmbeddingLine<'a> {
@@ -135,16 +136,15 @@ pub fn neighbours_of_folder(embedder: &Embedder, dir: &Path) -> Result<ExitCode>
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     };
-    for (i, (p, v)) in ok.iter().enumerate() {
-        let scores: Vec<f32> = ok.iter().map(|(_, w)| engine::cosine(v, w)).collect();
-        let mut ranked = engine::top_k(&scores, 4);
-        ranked.retain(|(j, _)| *j != i);
-        ranked.truncate(3);
-        let row: Vec<String> = ranked
+    let (paths, embeddings): (Vec<PathBuf>, Vec<Vec<f32>>) = ok.into_iter().unzip();
+    let matrix = EmbeddingMatrix::new(paths, &embeddings);
+    for i in 0..matrix.len() {
+        let row: Vec<String> = matrix
+            .top_k(matrix.row(i), 3, Some(i))
             .iter()
-            .map(|(j, s)| format!("{} {:.3}", name(&ok[*j].0), s))
+            .map(|(j, s)| format!("{} {:.3}", name(&matrix.paths[*j]), s))
             .collect();
-        writeln!(out, "{:<36} → {}", name(p), row.join(", "))?;
+        writeln!(out, "{:<36} → {}", name(&matrix.paths[i]), row.join(", "))?;
     }
     Ok(exit_code(failures))
 }

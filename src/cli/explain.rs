@@ -10,13 +10,14 @@ use clap::Args;
 use image::RgbImage;
 use serde::Serialize;
 
-use super::{display, list_images, report_failure};
+use super::{display, list_images, report_failure, same_file};
 use crate::decode;
-use crate::engine::{cosine, top_k, Embedder};
+use crate::engine::Embedder;
 use crate::explain::faithfulness::{self, Faithfulness};
 use crate::explain::{Baseline, Explainer, Method, Params, Prepared, SaliencyMap, DEFAULT_METHOD};
 use crate::render::figure::{self, Panel, ReportRow};
 use crate::render::{raw_map, Scale};
+use crate::search::EmbeddingMatrix;
 
 #[derive(Args, Debug, Clone)]
 pub struct MethodArgs {
@@ -279,15 +280,9 @@ pub fn report(embedder: &Embedder, args: &ReportArgs) -> Result<ExitCode> {
     let method = args.method.method;
     let explainer = Explainer::new(embedder, args.method.params());
     let query = load(&explainer, &args.image)?;
-    let same_file = |p: &Path| -> bool {
-        match (p.canonicalize(), query.path.canonicalize()) {
-            (Ok(x), Ok(y)) => x == y,
-            _ => false,
-        }
-    };
     let candidates: Vec<PathBuf> = list_images(&args.dir)?
         .into_iter()
-        .filter(|p| !same_file(p))
+        .filter(|p| !same_file(p, &query.path))
         .collect();
     let mut found = Vec::new();
     for e in embedder.embed_paths(&candidates)? {
@@ -296,13 +291,11 @@ pub fn report(embedder: &Embedder, args: &ReportArgs) -> Result<ExitCode> {
             Err(err) => report_failure(&err),
         }
     }
-    let scores: Vec<f32> = found
-        .iter()
-        .map(|(_, v)| cosine(&query.prepared.embedding, v))
-        .collect();
+    let (paths, embeddings): (Vec<PathBuf>, Vec<Vec<f32>>) = found.into_iter().unzip();
+    let matrix = EmbeddingMatrix::new(paths, &embeddings);
     let mut neighbours = Vec::new();
-    for (i, score) in top_k(&scores, args.k) {
-        let n = load(&explainer, &found[i].0)?;
+    for (i, score) in matrix.top_k(&query.prepared.embedding, args.k, None) {
+        let n = load(&explainer, &matrix.paths[i])?;
         let pair = explainer.explain_pair(method, &query.prepared, &n.prepared)?;
         neighbours.push((n, pair, score));
     }

@@ -11,7 +11,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::display;
+use super::{display, same_file};
 use crate::decode;
 use crate::engine::Embedder;
 use crate::index::{self, Cache, Event, Indexed, ScanOptions, Summary};
@@ -131,10 +131,6 @@ pub fn index(embedder: &Embedder, dir: &Path, args: &FolderArgs, json: bool) -> 
 struct Hit {
     path: String,
     score: f32,
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 pub fn similar(

@@ -222,6 +222,11 @@ pub fn exit_code(failures: usize) -> ExitCode {
     }
 }
 
+/// Whether two paths name the same file (after resolving links and `..`).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
 /// The photos directly inside `dir`, sorted; an error names the folder.
 pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
