@@ -15,3 +15,4 @@ pub mod index;
 pub mod model;
 pub mod render;
 pub mod search;
+pub mod tui;

@@ -89,6 +89,20 @@ impl EmbeddingMatrix {
         self.paths.len()
     }
 
+    /// Appends a row (normalised); returns its index.
+    pub fn push(&mut self, path: PathBuf, embedding: &[f32]) -> usize {
+        assert_eq!(embedding.len(), self.dim, "embeddings of one length");
+        self.data.extend(normalised(embedding));
+        self.paths.push(path);
+        self.paths.len() - 1
+    }
+
+    /// Replaces row `i` (a file that was embedded again).
+    pub fn set_row(&mut self, i: usize, embedding: &[f32]) {
+        assert_eq!(embedding.len(), self.dim, "embeddings of one length");
+        self.data[i * self.dim..(i + 1) * self.dim].copy_from_slice(&normalised(embedding));
+    }
+
     pub fn is_empty(&self) -> bool {
         self.paths.is_empty()
     }

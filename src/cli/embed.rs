@@ -1,17 +1,15 @@
 //! `embed`, `classify` and the folder overview.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{display, exit_code, list_images, report_failure};
+use super::{display, exit_code, report_failure};
 use crate::engine::{self, Embedder};
-use crate::index::scan::IMAGE_EXTENSIONS;
 use crate::model::imagenet_labels;
-use crate::search::EmbeddingMatrix;
 
 #[derive(Serialize)]
 struct EmbeddingLine<'a> {
@@ -104,47 +102,6 @@ pub fn classify(
                 writeln!(out, "  {:6.2}%  {} ({})", c.prob * 100.0, c.label, c.index)?;
             }
         }
-    }
-    Ok(exit_code(failures))
-}
-
-/// Until the TUI lands: embed every photo directly in `dir` and print its nearest neighbours.
-pub fn neighbours_of_folder(embedder: &Embedder, dir: &Path) -> Result<ExitCode> {
-    let paths = list_images(dir)?;
-    if paths.is_empty() {
-        anyhow::bail!(
-            "no photos ({}) in {}",
-            IMAGE_EXTENSIONS.join(", "),
-            dir.display()
-        );
-    }
-    eprintln!("embedding {} photos in {} …", paths.len(), dir.display());
-    let mut ok = Vec::new();
-    let mut failures = 0;
-    for e in embedder.embed_paths(&paths)? {
-        match e.result {
-            Ok(v) => ok.push((e.path, v)),
-            Err(err) => {
-                failures += 1;
-                report_failure(&err);
-            }
-        }
-    }
-    let mut out = std::io::stdout().lock();
-    let name = |p: &Path| {
-        p.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default()
-    };
-    let (paths, embeddings): (Vec<PathBuf>, Vec<Vec<f32>>) = ok.into_iter().unzip();
-    let matrix = EmbeddingMatrix::new(paths, &embeddings);
-    for i in 0..matrix.len() {
-        let row: Vec<String> = matrix
-            .top_k(matrix.row(i), 3, Some(i))
-            .iter()
-            .map(|(j, s)| format!("{} {:.3}", name(&matrix.paths[*j]), s))
-            .collect();
-        writeln!(out, "{:<36} → {}", name(&matrix.paths[i]), row.join(", "))?;
     }
     Ok(exit_code(failures))
 }

@@ -31,6 +31,15 @@ pub struct FolderArgs {
     pub follow_links: bool,
 }
 
+impl FolderArgs {
+    pub fn scan_options(&self) -> ScanOptions {
+        ScanOptions {
+            recursive: !self.no_recursive,
+            follow_links: self.follow_links,
+        }
+    }
+}
+
 /// Set by Ctrl-C: the pipeline finishes the batch in flight, stores it and stops.
 fn stop_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -57,10 +66,7 @@ pub fn index_folder(
         None => Cache::default_path(dir)?,
     };
     let mut cache = Cache::open(&db)?;
-    let opts = ScanOptions {
-        recursive: !args.no_recursive,
-        follow_links: args.follow_links,
-    };
+    let opts = args.scan_options();
     let stop = stop_flag();
     let bar = ProgressBar::hidden();
     let mut on_event = |e: Event| match e {

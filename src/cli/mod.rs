@@ -37,6 +37,12 @@ pub struct Cli {
     #[command(flatten)]
     pub model: ModelArgs,
 
+    #[command(flatten)]
+    pub folder: FolderArgs,
+
+    #[command(flatten)]
+    pub tui: crate::tui::TuiArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -197,10 +203,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             bench::run(&Embedder::new(weights, pre)?, &args)?;
             Ok(ExitCode::SUCCESS)
         }
-        None => {
-            let dir = cli.dir.unwrap_or_else(|| PathBuf::from("."));
-            embed::neighbours_of_folder(&Embedder::new(weights, pre)?, &dir)
-        }
+        None => crate::tui::run(crate::tui::Options {
+            dir: cli.dir.unwrap_or_else(|| PathBuf::from(".")),
+            db: cli.folder.db.clone(),
+            scan: cli.folder.scan_options(),
+            weights: cli.model.weights.clone(),
+            preprocess: pre,
+            tui: cli.tui,
+        }),
     }
 }
 

@@ -6,5 +6,5 @@ pub mod pipeline;
 pub mod scan;
 
 pub use cache::Cache;
-pub use pipeline::{update, Event, Indexed, Summary};
+pub use pipeline::{update, Event, Indexed, Listed, ListedState, Summary};
 pub use scan::{scan, ScanOptions};

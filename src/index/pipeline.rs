@@ -31,6 +31,29 @@ pub enum Event {
     Progress { done: usize, total: usize },
     /// A file that cannot be used, with the reason.
     Skipped { path: PathBuf, reason: String },
+    /// Every usable-looking file of the folder, in scan order (paths relative to the root),
+    /// with what the cache already knows of it; sent once, before any embedding starts, so a
+    /// viewer can show cached photos at once.
+    Listed(Vec<Listed>),
+    /// A file was embedded (path relative to the root) and stored in the cache.
+    Embedded { rel: PathBuf, embedding: Vec<f32> },
+}
+
+/// A file of the folder as the cache knows it before this run embeds anything.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub rel: PathBuf,
+    pub state: ListedState,
+}
+
+#[derive(Debug, Clone)]
+pub enum ListedState {
+    /// Unchanged since it was embedded.
+    Cached(Vec<f32>),
+    /// Unchanged since it failed, with the reason.
+    Failed(String),
+    /// New or changed: queued for embedding.
+    Pending,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -87,7 +110,7 @@ pub fn update(
         summary.skipped.push(skipped(&path, reason));
     }
 
-    let rows = cache.rows(model)?;
+    let mut rows = cache.rows(model)?;
     let failures = cache.failures(model)?;
     let present: HashSet<Vec<u8>> = scanned.files.iter().map(|f| path_key(&f.rel)).collect();
     let gone: Vec<Vec<u8>> = cache
@@ -96,12 +119,23 @@ pub fn update(
         .filter(|k| !present.contains(k))
         .collect();
     let mut to_embed = Vec::new();
+    let mut listed = Vec::with_capacity(scanned.files.len());
     for f in &scanned.files {
         let key = path_key(&f.rel);
         let same = |size: u64, mtime: i64| size == f.size && mtime == f.mtime_ns;
         if rows.get(&key).is_some_and(|r| same(r.size, r.mtime_ns)) {
             summary.from_cache += 1;
+            // Moved out: the final index is read back from the cache below.
+            let row = rows.remove(&key).expect("checked above");
+            listed.push(Listed {
+                rel: f.rel.clone(),
+                state: ListedState::Cached(row.embedding),
+            });
         } else if let Some(fail) = failures.get(&key).filter(|x| same(x.size, x.mtime_ns)) {
+            listed.push(Listed {
+                rel: f.rel.clone(),
+                state: ListedState::Failed(fail.reason.clone()),
+            });
             on_event(Event::Skipped {
                 path: root.join(&f.rel),
                 reason: fail.reason.clone(),
@@ -110,9 +144,14 @@ pub fn update(
                 .skipped
                 .push(skipped(&root.join(&f.rel), fail.reason.clone()));
         } else {
+            listed.push(Listed {
+                rel: f.rel.clone(),
+                state: ListedState::Pending,
+            });
             to_embed.push(f.clone());
         }
     }
+    drop(rows);
     cache.remove(&gone)?;
     summary.removed = gone.len();
     on_event(Event::Plan {
@@ -121,6 +160,7 @@ pub fn update(
         to_embed: to_embed.len(),
         removed: summary.removed,
     });
+    on_event(Event::Listed(listed));
 
     embed_files(
         embedder,
@@ -224,6 +264,12 @@ fn embed_files(
                 summary.skipped.push(skipped(&path, reason.clone()));
             }
             summary.embedded += stored.len();
+            for ((i, _), e) in ok.iter().zip(embs) {
+                on_event(Event::Embedded {
+                    rel: files[*i].rel.clone(),
+                    embedding: e,
+                });
+            }
             *done += ok.len() + failed.len();
             on_event(Event::Progress {
                 done: *done,

@@ -1,0 +1,379 @@
+//! `simtui DIR`: the terminal UI. Elm-shaped: [`app::App`] is the state, [`app::Action`]s
+//! change it through `App::update`, [`view::view`] draws it without side effects, and one
+//! event loop merges key events, worker messages and ticks. Model work, decoding and saliency
+//! run on worker threads ([`worker`]), so a key press is answered in the next frame.
+
+pub mod app;
+pub mod blocks;
+pub mod graphics;
+pub mod log;
+pub mod sanitize;
+pub mod view;
+pub mod worker;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent, MouseButton, MouseEventKind,
+};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::backend::{Backend, CrosstermBackend};
+use ratatui::layout::Rect;
+use ratatui::Terminal;
+
+use crate::explain::{Method, Params, DEFAULT_METHOD};
+use crate::index::{Cache, ScanOptions};
+use crate::model::Preprocess;
+use app::{Action, App, Config};
+use blocks::ColorMode;
+use graphics::{GraphicsArg, Painter};
+use view::Display;
+use worker::{WorkerConfig, Workers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorsArg {
+    /// True colour when the terminal announces it (COLORTERM) or is known to have it
+    #[default]
+    Auto,
+    Truecolor,
+    /// The xterm 256-colour palette
+    #[value(name = "256")]
+    Ansi256,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TuiArgs {
+    /// How photos are drawn: a graphics protocol, or half-block characters
+    #[arg(long, value_enum, default_value_t)]
+    pub graphics: GraphicsArg,
+    /// Colours of half-block photos
+    #[arg(long, value_enum, default_value_t)]
+    pub colors: ColorsArg,
+    /// Where `e` writes PNGs (default: the current folder); existing files are never replaced
+    #[arg(long, value_name = "DIR")]
+    pub export_dir: Option<PathBuf>,
+    /// Number of neighbours shown (change with + and -)
+    #[arg(short, default_value_t = app::DEFAULT_K)]
+    pub k: usize,
+    /// Saliency method shown first (cycle with m)
+    #[arg(long, value_enum, default_value_t = DEFAULT_METHOD)]
+    pub method: Method,
+    /// Log file (default: simtui.log in the cache folder)
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+}
+
+pub struct Options {
+    pub dir: PathBuf,
+    pub db: Option<PathBuf>,
+    pub scan: ScanOptions,
+    pub weights: Option<PathBuf>,
+    pub preprocess: Preprocess,
+    pub tui: TuiArgs,
+}
+
+/// Where key presses come from: the terminal, or a script (benchmarks).
+pub trait Input {
+    /// The next event within `timeout`, with the moment it happened.
+    fn poll(&mut self, timeout: Duration) -> Result<Option<(TermEvent, Instant)>>;
+}
+
+struct TerminalInput;
+
+impl Input for TerminalInput {
+    fn poll(&mut self, timeout: Duration) -> Result<Option<(TermEvent, Instant)>> {
+        if event::poll(timeout)? {
+            let ev = event::read()?;
+            Ok(Some((ev, Instant::now())))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// Raw mode, alternate screen and mouse capture off again; safe to call more than once.
+fn restore_terminal() {
+    let mut out = std::io::stdout();
+    let _ = crossterm::execute!(
+        out,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+    let _ = disable_raw_mode();
+    let _ = out.flush();
+}
+
+/// Restores the terminal when dropped: on return, on error and while unwinding.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+fn default_log_path() -> PathBuf {
+    directories::ProjectDirs::from("", "", "simtui")
+        .map(|d| d.cache_dir().join("simtui.log"))
+        .unwrap_or_else(|| std::env::temp_dir().join("simtui.log"))
+}
+
+/// Opens the TUI on `options.dir` and runs it until the user quits.
+pub fn run(options: Options) -> Result<ExitCode> {
+    let dir = &options.dir;
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => bail!("{} is a file, not a folder of photos", dir.display()),
+        Err(e) => bail!("cannot open folder {}: {e}", dir.display()),
+    }
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!(
+            "`simtui DIR` is interactive and needs a terminal; in scripts use `simtui index`, `similar`, `dups` or `explain` (with --json)"
+        );
+    }
+    let log_path = options.tui.log.clone().unwrap_or_else(default_log_path);
+    log::init(&log_path)?;
+    let db = match &options.db {
+        Some(p) => p.clone(),
+        None => Cache::default_path(dir)?,
+    };
+    let export_dir = match &options.tui.export_dir {
+        Some(d) => d.clone(),
+        None => std::env::current_dir().context("cannot read the current folder")?,
+    };
+    // Before raw mode: this may ask the terminal what it can draw.
+    let protocol = graphics::choose(options.tui.graphics)?;
+    let colors = match options.tui.colors {
+        ColorsArg::Auto => ColorMode::detect(),
+        ColorsArg::Truecolor => ColorMode::TrueColor,
+        ColorsArg::Ansi256 => ColorMode::Ansi256,
+    };
+    log::write(&format!(
+        "folder {}, index {}, graphics {protocol:?}, colours {colors:?}",
+        dir.display(),
+        db.display()
+    ));
+
+    // The terminal is restored before the panic message is printed, so it stays readable.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        log::write(&format!("panic: {info}"));
+        previous(info);
+    }));
+    // SIGTERM, SIGHUP (and SIGINT, if one arrives despite raw mode) end the loop cleanly.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+            .context("cannot install the signal handler")?;
+    }
+
+    let (tx, rx) = mpsc::channel();
+    let workers = Workers::start(
+        tx,
+        WorkerConfig {
+            root: dir.clone(),
+            db,
+            scan: options.scan,
+            weights: options.weights.clone(),
+            preprocess: options.preprocess,
+            params: Params::default(),
+            export_dir: export_dir.clone(),
+        },
+    );
+    let mut app = App::new(Config {
+        root: dir.clone(),
+        k: options.tui.k,
+        method: options.tui.method,
+        export_dir,
+    });
+
+    let result = {
+        let _guard = TerminalGuard;
+        enable_raw_mode().context("cannot switch the terminal to raw mode")?;
+        crossterm::execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+        let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+        terminal.hide_cursor()?;
+        terminal.clear()?;
+        let mut painter = protocol.map(Painter::new);
+        event_loop(
+            &mut terminal,
+            &mut app,
+            colors,
+            painter.as_mut(),
+            &mut TerminalInput,
+            &rx,
+            &mut |c| workers.send(c),
+            &interrupted,
+            &mut |_| {},
+        )
+    };
+    restore_terminal();
+    workers.shutdown(Duration::from_secs(5));
+    if let Err(e) = &result {
+        log::write(&format!("error: {e:#}"));
+    }
+    result?;
+    if app.exports_pending > 0 {
+        eprintln!(
+            "{} export(s) were still being computed and were not written",
+            app.exports_pending
+        );
+    }
+    if interrupted.load(Ordering::SeqCst) {
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One finished frame, for measurements: when its input arrived (if it answers one) and
+/// when it was on screen.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameTiming {
+    pub input_at: Option<Instant>,
+    pub done_at: Instant,
+}
+
+const TICK: Duration = Duration::from_millis(250);
+/// Worker messages handled before a frame is drawn (a flood cannot starve the screen).
+const MESSAGES_PER_FRAME: usize = 256;
+
+/// Runs until the app quits: input and worker messages become actions, each batch of them
+/// one frame. `send` hands the app's commands to the workers.
+#[allow(clippy::too_many_arguments)]
+pub fn event_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    colors: ColorMode,
+    mut painter: Option<&mut Painter>,
+    input: &mut dyn Input,
+    rx: &Receiver<app::Msg>,
+    send: &mut dyn FnMut(app::Command),
+    interrupted: &AtomicBool,
+    on_frame: &mut dyn FnMut(FrameTiming),
+) -> Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
+    draw(terminal, app, colors, painter.as_deref_mut())?;
+    on_frame(FrameTiming {
+        input_at: None,
+        done_at: Instant::now(),
+    });
+    let mut last_tick = Instant::now();
+    loop {
+        let mut dirty = false;
+        let mut input_at = None;
+        // Wait briefly for input; worker messages are picked up after.
+        if let Some((ev, at)) = input.poll(Duration::from_millis(20))? {
+            input_at = Some(at);
+            dirty |= handle_term_event(app, ev, &mut painter);
+            // Keys typed ahead are handled before drawing.
+            while let Some((ev, _)) = input.poll(Duration::ZERO)? {
+                dirty |= handle_term_event(app, ev, &mut painter);
+            }
+        }
+        for msg in rx.try_iter().take(MESSAGES_PER_FRAME) {
+            app.update(Action::Worker(msg));
+            dirty = true;
+        }
+        if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
+            app.update(Action::Tick);
+            dirty = true;
+        }
+        if interrupted.load(Ordering::SeqCst) {
+            app.quit = true;
+        }
+        for c in app.commands.drain(..) {
+            send(c);
+        }
+        if app.quit {
+            return Ok(());
+        }
+        if dirty {
+            draw(terminal, app, colors, painter.as_deref_mut())?;
+            on_frame(FrameTiming {
+                input_at,
+                done_at: Instant::now(),
+            });
+        }
+    }
+}
+
+/// Returns whether the screen must be redrawn.
+fn handle_term_event(app: &mut App, ev: TermEvent, painter: &mut Option<&mut Painter>) -> bool {
+    match ev {
+        TermEvent::Key(key) => {
+            if let Some(action) = app.key_action(key) {
+                app.update(action);
+            }
+            true
+        }
+        TermEvent::Mouse(m) if m.kind == MouseEventKind::Down(MouseButton::Left) => {
+            app.update(Action::Click {
+                column: m.column,
+                row: m.row,
+            });
+            true
+        }
+        TermEvent::Resize(_, _) => {
+            if let Some(p) = painter {
+                p.invalidate();
+            }
+            app.update(Action::Resize);
+            true
+        }
+        _ => false,
+    }
+}
+
+fn draw<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    colors: ColorMode,
+    painter: Option<&mut Painter>,
+) -> Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
+    let size = terminal.size()?;
+    let area = Rect::new(0, 0, size.width, size.height);
+    app.list_rows = view::list_rows(area);
+    // Popups are drawn in cells: while one is open, photos are too.
+    let external = painter.is_some() && !app.help;
+    let display = Display {
+        colors,
+        external_images: external,
+    };
+    let images = match (external, view::areas(area)) {
+        (true, Some(a)) => view::panel_images(app, &a),
+        _ => Vec::new(),
+    };
+    match painter {
+        Some(p) => {
+            let print = p.before(terminal, &images)?;
+            terminal.draw(|f| view::view(app, display, f))?;
+            if print {
+                p.after(&images)?;
+            }
+        }
+        None => {
+            terminal.draw(|f| view::view(app, display, f))?;
+        }
+    }
+    Ok(())
+}

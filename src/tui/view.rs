@@ -1,0 +1,677 @@
+//! Drawing: a pure function of the [`App`] (no I/O, no model), so every screen can be rendered
+//! into ratatui's `TestBackend` and checked.
+
+use std::sync::Arc;
+
+use image::RgbImage;
+use ratatui::buffer::{Buffer, CellDiffOption};
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, Faith, FileState, Focus, ListRows, PairMaps, Phase, Slot};
+use super::blocks::{self, ColorMode};
+use crate::render::colormap;
+
+/// Below this size the layout cannot show a list and two photos.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 16;
+
+/// Where each part goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub files: Rect,
+    pub neighbours: Rect,
+    pub query: Rect,
+    pub neighbour: Rect,
+    pub info: Rect,
+    pub status: Rect,
+}
+
+impl Areas {
+    /// The cells inside the query's and the neighbour's frames, where the photos go.
+    pub fn image_cells(&self) -> [Rect; 2] {
+        [inner(self.query), inner(self.neighbour)]
+    }
+}
+
+fn inner(r: Rect) -> Rect {
+    Block::bordered().inner(r)
+}
+
+/// The layout for a terminal of `area`, or `None` when it is too small to be usable.
+pub fn areas(area: Rect) -> Option<Areas> {
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        return None;
+    }
+    let [main, status] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
+    let left_w = (main.width * 32 / 100).clamp(26, 52);
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(left_w), Constraint::Min(0)]).areas(main);
+    let [files, neighbours] =
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(left);
+    let [images, info] = Layout::vertical([Constraint::Min(0), Constraint::Length(6)]).areas(right);
+    let [query, neighbour] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(images);
+    Some(Areas {
+        files,
+        neighbours,
+        query,
+        neighbour,
+        info,
+        status,
+    })
+}
+
+/// Where the lists' rows are, for mouse clicks and paging.
+pub fn list_rows(area: Rect) -> ListRows {
+    let Some(a) = areas(area) else {
+        return ListRows::default();
+    };
+    let r = |x: Rect| {
+        let i = inner(x);
+        (i.y, i.x, i.width, i.height)
+    };
+    ListRows {
+        files: r(a.files),
+        neighbours: r(a.neighbours),
+    }
+}
+
+/// The rows of a list of `len` shown in `height` rows with `cursor` visible: (first, end).
+pub fn list_window(cursor: usize, len: usize, height: usize) -> (usize, usize) {
+    if len <= height || height == 0 {
+        return (0, len);
+    }
+    let first = cursor.saturating_sub(height / 2).min(len - height);
+    (first, first + height)
+}
+
+/// How the photos are drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Display {
+    pub colors: ColorMode,
+    /// A graphics protocol (kitty, iTerm2, sixel) draws the photos after each frame; the view
+    /// leaves their cells alone.
+    pub external_images: bool,
+}
+
+pub fn view(app: &App, display: Display, frame: &mut Frame) {
+    let area = frame.area();
+    let Some(a) = areas(area) else {
+        let msg = format!(
+            "simtui needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT} (this one is {}×{}).\nEnlarge it, or press q to quit.",
+            area.width, area.height
+        );
+        frame.render_widget(
+            Paragraph::new(msg)
+                .alignment(Alignment::Center)
+                .wrap(Wrap { trim: true }),
+            area,
+        );
+        return;
+    };
+    let buf = frame.buffer_mut();
+    files(app, a.files, buf);
+    neighbours(app, a.neighbours, buf);
+    images(app, display, &a, buf);
+    info(app, a.info, buf);
+    status(app, a.status, buf);
+    if app.help {
+        help(area, buf);
+    }
+}
+
+fn focus_block(title: Line<'static>, focused: bool) -> Block<'static> {
+    let block = Block::bordered().title(title);
+    if focused {
+        block
+            .border_type(BorderType::Thick)
+            .border_style(Style::new().fg(Color::Cyan))
+    } else {
+        block.border_style(Style::new().fg(Color::DarkGray))
+    }
+}
+
+/// `s` cut to `width` columns, keeping its end (the file name) and marking the cut with '…'.
+fn fit_left(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let tail: String = s.chars().skip(n - (width - 1)).collect();
+    format!("…{tail}")
+}
+
+fn message(lines: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
+    use ratatui::widgets::Widget;
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(area, buf);
+}
+
+fn files(app: &App, area: Rect, buf: &mut Buffer) {
+    use ratatui::widgets::Widget;
+    let focused = app.focus == Focus::Files;
+    let count = if app.filter.is_empty() {
+        format!(" Files {} ", app.entries.len())
+    } else {
+        format!(" Files {}/{} ", app.visible.len(), app.entries.len())
+    };
+    let mut block = focus_block(Line::from(count).bold(), focused);
+    if app.filter_editing || !app.filter.is_empty() {
+        let cursor = if app.filter_editing { "▏" } else { "" };
+        block = block.title_bottom(Line::from(format!(" /{}{cursor} ", app.filter)).yellow());
+    }
+    let body = block.inner(area);
+    block.render(area, buf);
+
+    if !app.listed {
+        return message(vec![Line::from("reading the index…").dim()], body, buf);
+    }
+    if app.entries.is_empty() {
+        let mut lines = vec![
+            Line::from("No photos here.").bold(),
+            Line::from(format!(
+                "{} has no JPEG, PNG, WebP, GIF, BMP or TIFF files.",
+                app.root_name
+            )),
+        ];
+        if !app.scan_errors.is_empty() {
+            lines.push(Line::from(format!(
+                "{} entries could not be read.",
+                app.scan_errors.len()
+            )));
+        }
+        return message(lines, body, buf);
+    }
+    if app.visible.is_empty() {
+        return message(
+            vec![Line::from("no file matches the filter").dim()],
+            body,
+            buf,
+        );
+    }
+    let (first, end) = list_window(app.file_cursor, app.visible.len(), body.height as usize);
+    let query = app.query();
+    for (row, pos) in (first..end).enumerate() {
+        let e = app.visible[pos];
+        let entry = &app.entries[e];
+        let (mark, style) = match entry.state {
+            FileState::Embedded(_) => ("  ", Style::new()),
+            FileState::Pending => ("… ", Style::new().fg(Color::DarkGray)),
+            FileState::Failed(_) => ("✗ ", Style::new().fg(Color::Red)),
+        };
+        let mut style = style;
+        if Some(e) == query {
+            style = if focused {
+                style.add_modifier(Modifier::REVERSED)
+            } else {
+                style.add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+            };
+        }
+        let name = fit_left(&entry.name, (body.width as usize).saturating_sub(2));
+        let line = Line::from(vec![Span::raw(mark), Span::raw(name)]).style(style);
+        buf.set_line(body.x, body.y + row as u16, &line, body.width);
+    }
+}
+
+/// A bar of `width` cells, filled to `t` ∈ [0, 1] with eighth blocks.
+fn bar(t: f32, width: usize) -> String {
+    let eighths = (t.clamp(0.0, 1.0) * (width * 8) as f32).round() as usize;
+    let mut s = "█".repeat(eighths / 8);
+    if !eighths.is_multiple_of(8) {
+        s.push([' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'][eighths % 8]);
+    }
+    while s.chars().count() < width {
+        s.push(' ');
+    }
+    s
+}
+
+fn neighbours(app: &App, area: Rect, buf: &mut Buffer) {
+    use ratatui::widgets::Widget;
+    let focused = app.focus == Focus::Neighbours;
+    let title = Line::from(format!(" Neighbours k={} ", app.k)).bold();
+    let block = focus_block(title, focused).title_bottom(Line::from(" cosine ").dim());
+    let body = block.inner(area);
+    block.render(area, buf);
+
+    let Some(q) = app.query() else {
+        return;
+    };
+    match &app.entries[q].state {
+        FileState::Pending => {
+            return message(
+                vec![
+                    Line::from("This photo is not embedded yet."),
+                    Line::from(format!(
+                        "Queued: {}/{} done.",
+                        app.progress.done, app.progress.to_embed
+                    ))
+                    .dim(),
+                ],
+                body,
+                buf,
+            )
+        }
+        FileState::Failed(reason) => {
+            return message(
+                vec![
+                    Line::from("This file cannot be used:").red(),
+                    Line::from(reason.clone()),
+                ],
+                body,
+                buf,
+            )
+        }
+        FileState::Embedded(_) => {}
+    }
+    if app.neighbours.is_empty() {
+        return message(
+            vec![Line::from("no other embedded photos yet").dim()],
+            body,
+            buf,
+        );
+    }
+    let (first, end) = list_window(app.nb_cursor, app.neighbours.len(), body.height as usize);
+    for (row, i) in (first..end).enumerate() {
+        let (e, score) = app.neighbours[i];
+        let selected = i == app.nb_cursor;
+        let style = if selected && focused {
+            Style::new().add_modifier(Modifier::REVERSED)
+        } else if selected {
+            Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
+        } else {
+            Style::new()
+        };
+        let head = format!("{:>2} {score:.3} ", i + 1);
+        let bar_w = 6;
+        let name_w = (body.width as usize).saturating_sub(head.chars().count() + bar_w + 1);
+        let line = Line::from(vec![
+            Span::raw(head),
+            Span::styled(bar(score, bar_w), Style::new().fg(Color::Green)),
+            Span::raw(" "),
+            Span::raw(fit_left(&app.entries[e].name, name_w)),
+        ])
+        .style(style);
+        buf.set_line(body.x, body.y + row as u16, &line, body.width);
+    }
+}
+
+fn images(app: &App, display: Display, a: &Areas, buf: &mut Buffer) {
+    use ratatui::widgets::Widget;
+    let maps = overlays(app);
+    let computing = app.show_saliency && matches!(app.current_maps(), Some(Slot::Loading));
+    let map_failed = match app.current_maps() {
+        Some(Slot::Failed(e)) if app.show_saliency => Some(e.clone()),
+        _ => None,
+    };
+
+    // Query.
+    let q = app.query();
+    let title = match q {
+        Some(q) => format!(" Query · {} ", app.entries[q].name),
+        None => " Query ".to_string(),
+    };
+    let block =
+        Block::bordered().title(Line::from(fit_left(&title, a.query.width as usize - 2)).bold());
+    let body = block.inner(a.query);
+    block.render(a.query, buf);
+    if let Some(q) = q {
+        photo(
+            app,
+            display,
+            q,
+            maps.map(|m: &PairMaps| &m.query),
+            body,
+            buf,
+        );
+    }
+
+    // Neighbour.
+    let n = app.neighbour();
+    let title = match n {
+        Some((e, s)) => format!(
+            " #{} · {s:.3} · {} ",
+            app.nb_cursor + 1,
+            app.entries[e].name
+        ),
+        None => " Neighbour ".to_string(),
+    };
+    let block = Block::bordered()
+        .title(Line::from(fit_left(&title, a.neighbour.width as usize - 2)).bold());
+    let body = block.inner(a.neighbour);
+    block.render(a.neighbour, buf);
+    if let Some((e, _)) = n {
+        photo(app, display, e, maps.map(|m| &m.neighbour), body, buf);
+    }
+
+    let note = if computing {
+        Some(
+            Line::from(format!(" computing {}… ", app.method.name()))
+                .black()
+                .on_yellow(),
+        )
+    } else {
+        map_failed.map(|e| Line::from(format!(" map failed: {e} ")).white().on_red())
+    };
+    if let Some(note) = note {
+        let r = Rect::new(a.query.x + 1, a.query.bottom() - 1, a.query.width - 2, 1);
+        buf.set_line(r.x, r.y, &note, r.width);
+    }
+}
+
+/// The picture a panel shows for `entry`: its overlay when given, else its preview.
+fn shown(
+    app: &App,
+    entry: usize,
+    overlay: Option<&Arc<RgbImage>>,
+) -> Result<Option<Arc<RgbImage>>, Vec<Line<'static>>> {
+    if let FileState::Failed(reason) = &app.entries[entry].state {
+        return Err(vec![
+            Line::from("✗ cannot show this file").red(),
+            Line::from(reason.clone()),
+        ]);
+    }
+    match (overlay, app.previews.get(&entry)) {
+        (Some(o), _) => Ok(Some(o.clone())),
+        (None, Some(Slot::Ready(p))) => Ok(Some(p.clone())),
+        (None, Some(Slot::Failed(e))) => Err(vec![
+            Line::from("✗ cannot decode").red(),
+            Line::from(e.clone()),
+        ]),
+        _ => Ok(None),
+    }
+}
+
+fn overlays(app: &App) -> Option<&PairMaps> {
+    match app.current_maps() {
+        Some(Slot::Ready(m)) if app.show_saliency => Some(m),
+        _ => None,
+    }
+}
+
+/// The photos on screen and their cells, for a graphics protocol to draw after the frame.
+pub fn panel_images(app: &App, a: &Areas) -> Vec<(Rect, Arc<RgbImage>)> {
+    let maps = overlays(app);
+    let [qc, nc] = a.image_cells();
+    let mut out = Vec::new();
+    if let Some(q) = app.query() {
+        if let Ok(Some(img)) = shown(app, q, maps.map(|m| &m.query)) {
+            out.push((qc, img));
+        }
+    }
+    if let Some((n, _)) = app.neighbour() {
+        if let Ok(Some(img)) = shown(app, n, maps.map(|m| &m.neighbour)) {
+            out.push((nc, img));
+        }
+    }
+    out
+}
+
+fn photo(
+    app: &App,
+    display: Display,
+    entry: usize,
+    overlay: Option<&Arc<RgbImage>>,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    match shown(app, entry, overlay) {
+        Err(lines) => message(lines, area, buf),
+        Ok(Some(_)) if display.external_images => {
+            // The graphics protocol draws here after the frame; keep ratatui off these cells.
+            for y in area.top()..area.bottom() {
+                for x in area.left()..area.right() {
+                    buf[(x, y)].set_diff_option(CellDiffOption::Skip);
+                }
+            }
+        }
+        Ok(Some(img)) => blocks::draw(&img, area, buf, display.colors),
+        Ok(None) => message(vec![Line::from("decoding…").dim()], area, buf),
+    }
+}
+
+fn faith_line(label: &str, f: &Faith) -> Line<'static> {
+    // Lower deletion and higher insertion AUC than a random order: the map points at what the
+    // score depends on.
+    let better = f.deletion < f.random_deletion && f.insertion > f.random_insertion;
+    let verdict = if better {
+        Span::styled("✓ beats random", Style::new().fg(Color::Green))
+    } else {
+        Span::styled("✗ no better than random", Style::new().fg(Color::Red))
+    };
+    Line::from(vec![
+        Span::raw(format!("{label:<9} ")),
+        Span::raw(format!(
+            "deletion {:.2} (rand {:.2})  insertion {:.2} (rand {:.2})  ",
+            f.deletion, f.random_deletion, f.insertion, f.random_insertion
+        )),
+        verdict,
+    ])
+}
+
+fn info(app: &App, area: Rect, buf: &mut Buffer) {
+    use ratatui::widgets::Widget;
+    let block = Block::bordered()
+        .title(Line::from(" Why alike · saliency ").bold())
+        .border_style(Style::new().fg(Color::DarkGray));
+    let body = block.inner(area);
+    block.render(area, buf);
+    let method = app.method.name();
+    let mut lines: Vec<Line> = Vec::new();
+    if !app.show_saliency {
+        lines.push(Line::from(vec![
+            Span::raw("overlay off · method "),
+            Span::raw(method).bold(),
+            Span::raw(" · "),
+            Span::raw("s").yellow().bold(),
+            Span::raw(" shows which regions make the pair alike, "),
+            Span::raw("m").yellow().bold(),
+            Span::raw(" changes method"),
+        ]));
+    } else {
+        match app.current_maps() {
+            Some(Slot::Ready(m)) => {
+                lines.push(Line::from(vec![
+                    Span::raw("overlay on · "),
+                    Span::raw(method).bold(),
+                    Span::raw(format!(
+                        " · map score {:.3} · {:.1} s",
+                        m.score,
+                        m.millis / 1e3
+                    )),
+                ]));
+                match &m.faith {
+                    Some([fq, fnb]) => {
+                        lines.push(faith_line("query", fq));
+                        lines.push(faith_line("neighbour", fnb));
+                    }
+                    None => {
+                        lines.push(Line::from("measuring faithfulness (deletion/insertion)…").dim())
+                    }
+                }
+            }
+            Some(Slot::Failed(e)) => lines.push(Line::from(format!("{method}: {e}")).red()),
+            Some(Slot::Loading) => lines.push(Line::from(format!("computing {method}…")).dim()),
+            None => lines.push(Line::from("select a query with a neighbour").dim()),
+        }
+    }
+    for (i, line) in lines.into_iter().take(body.height as usize).enumerate() {
+        buf.set_line(body.x, body.y + i as u16, &line, body.width);
+    }
+    // Colour bar on the last line: what the colours mean.
+    if body.height >= 4 {
+        let y = body.bottom() - 1;
+        let label = Span::raw("low ");
+        let mut x = body.x;
+        x = buf.set_span(x, y, &label, body.width).0;
+        let bar_w = 24.min(body.width.saturating_sub(40));
+        for i in 0..bar_w {
+            let c = colormap((i as f32 + 0.5) / bar_w as f32);
+            buf[(x + i, y)]
+                .set_char(' ')
+                .set_bg(Color::Rgb(c[0], c[1], c[2]));
+        }
+        x += bar_w;
+        let rest = format!(
+            " high · {} · shared scale, clipped at p99.5",
+            app.method.unit()
+        );
+        buf.set_stringn(x, y, rest, (body.right() - x) as usize, Style::new().dim());
+    }
+}
+
+fn status(app: &App, area: Rect, buf: &mut Buffer) {
+    let mut spans = vec![Span::raw(format!(
+        " {} photos · {} embedded",
+        app.entries.len(),
+        app.embedded()
+    ))];
+    let failed = app.failed();
+    if failed > 0 {
+        spans.push(Span::raw(" · "));
+        spans.push(Span::styled(
+            format!("{failed} failed"),
+            Style::new().fg(Color::Red),
+        ));
+    }
+    spans.push(Span::raw(" │ "));
+    match &app.progress.phase {
+        Phase::Starting => spans.push(Span::raw("loading model and index…").dim()),
+        Phase::Embedding => {
+            let p = &app.progress;
+            let t = if p.to_embed == 0 {
+                1.0
+            } else {
+                p.done as f32 / p.to_embed as f32
+            };
+            spans.push(Span::raw(format!("indexing {}/{} ", p.done, p.to_embed)));
+            spans.push(Span::styled(
+                bar(t, 10),
+                Style::new().fg(Color::Cyan).bg(Color::DarkGray),
+            ));
+            if let Some((rate, eta)) = app.rate_eta() {
+                spans.push(Span::raw(format!(
+                    " {rate:.1}/s ETA {}",
+                    fmt_secs(eta.as_secs())
+                )));
+            }
+        }
+        Phase::Done => spans.push(Span::raw("indexed").fg(Color::Green)),
+        Phase::Failed(e) => spans.push(Span::styled(
+            format!("indexing failed: {e}"),
+            Style::new().fg(Color::Red),
+        )),
+    }
+    spans.push(Span::raw(" │ "));
+    match &app.status {
+        Some(s) => spans.push(Span::raw(s.clone()).yellow()),
+        None => spans.push(
+            Span::raw(
+                "j/k move · Tab lists · Enter follow · ⌫ back · s saliency · e export · ? help",
+            )
+            .dim(),
+        ),
+    }
+    let line = Line::from(spans);
+    buf.set_style(area, Style::new().bg(Color::Black));
+    buf.set_line(area.x, area.y, &line, area.width);
+}
+
+fn fmt_secs(s: u64) -> String {
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+pub const KEYS: &[(&str, &str)] = &[
+    ("j k ↓ ↑", "move in the focused list"),
+    ("g G", "first / last"),
+    ("PgUp PgDn", "page up / down"),
+    ("Tab", "switch between files and neighbours"),
+    ("Enter", "follow the neighbour (it becomes the query)"),
+    ("⌫  H  Alt-←", "back in history"),
+    ("L  Alt-→", "forward in history"),
+    ("+ -", "more / fewer neighbours"),
+    ("s", "saliency overlay on both photos"),
+    ("m", "next saliency method"),
+    ("e", "export the pair with its heatmaps as PNG"),
+    ("o", "open the photo in the system viewer"),
+    ("/", "filter the file list (Enter keeps, Esc clears)"),
+    ("?", "this help"),
+    ("q  Esc  Ctrl-C", "quit"),
+];
+
+fn help(area: Rect, buf: &mut Buffer) {
+    use ratatui::widgets::Widget;
+    let w = 64.min(area.width);
+    let h = (KEYS.len() as u16 + 4).min(area.height);
+    let r = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    Clear.render(r, buf);
+    let block = Block::bordered()
+        .border_type(BorderType::Double)
+        .title(Line::from(" Keys ").bold())
+        .title_bottom(Line::from(" any key closes ").dim());
+    let mut lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<15}"), Style::new().fg(Color::Yellow).bold()),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.insert(0, Line::from(""));
+    Paragraph::new(lines).block(block).render(r, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_window_keeps_the_cursor_visible() {
+        assert_eq!(list_window(0, 5, 10), (0, 5));
+        assert_eq!(list_window(0, 100, 10), (0, 10));
+        assert_eq!(list_window(50, 100, 10), (45, 55));
+        assert_eq!(list_window(99, 100, 10), (90, 100));
+    }
+
+    #[test]
+    fn long_names_keep_their_end() {
+        assert_eq!(fit_left("holiday/2024/beach.jpg", 12), "…4/beach.jpg");
+        assert_eq!(fit_left("a.jpg", 12), "a.jpg");
+    }
+
+    #[test]
+    fn bars_fill_in_eighths() {
+        assert_eq!(bar(1.0, 4), "████");
+        assert_eq!(bar(0.5, 4), "██  ");
+        assert_eq!(bar(0.0, 3), "   ");
+        assert_eq!(bar(1.0 / 32.0, 4), "▏   ");
+    }
+
+    #[test]
+    fn layout_fits_80x24_and_refuses_tiny() {
+        let a = areas(Rect::new(0, 0, 80, 24)).expect("80×24 is usable");
+        assert!(a.image_cells()[0].width >= 20 && a.image_cells()[0].height >= 10);
+        assert_eq!(a.status, Rect::new(0, 23, 80, 1));
+        assert!(areas(Rect::new(0, 0, 40, 10)).is_none());
+    }
+}
