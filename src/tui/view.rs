@@ -47,7 +47,7 @@ pub fn areas(area: Rect) -> Option<Areas> {
         return None;
     }
     let [main, status] = Layout::vertical([Constraint::Min(0), Constraint::Length(1)]).areas(area);
-    let left_w = (main.width * 32 / 100).clamp(26, 52);
+    let left_w = (main.width * 32 / 100).clamp(28, 52);
     let [left, right] =
         Layout::horizontal([Constraint::Length(left_w), Constraint::Min(0)]).areas(main);
     let [files, neighbours] =
@@ -291,7 +291,7 @@ fn neighbours(app: &App, area: Rect, buf: &mut Buffer) {
             Style::new()
         };
         let head = format!("{:>2} {score:.3} ", i + 1);
-        let bar_w = 6;
+        let bar_w = if body.width < 40 { 3 } else { 6 };
         let name_w = (body.width as usize).saturating_sub(head.chars().count() + bar_w + 1);
         let line = Line::from(vec![
             Span::raw(head),
@@ -315,12 +315,15 @@ fn images(app: &App, display: Display, a: &Areas, buf: &mut Buffer) {
 
     // Query.
     let q = app.query();
+    let room = (a.query.width as usize).saturating_sub(4);
     let title = match q {
-        Some(q) => format!(" Query · {} ", app.entries[q].name),
+        Some(q) => format!(
+            " Query · {} ",
+            fit_left(&app.entries[q].name, room.saturating_sub(8))
+        ),
         None => " Query ".to_string(),
     };
-    let block =
-        Block::bordered().title(Line::from(fit_left(&title, a.query.width as usize - 2)).bold());
+    let block = Block::bordered().title(Line::from(title).bold());
     let body = block.inner(a.query);
     block.render(a.query, buf);
     if let Some(q) = q {
@@ -336,16 +339,19 @@ fn images(app: &App, display: Display, a: &Areas, buf: &mut Buffer) {
 
     // Neighbour.
     let n = app.neighbour();
+    let room = (a.neighbour.width as usize).saturating_sub(4);
     let title = match n {
-        Some((e, s)) => format!(
-            " #{} · {s:.3} · {} ",
-            app.nb_cursor + 1,
-            app.entries[e].name
-        ),
+        Some((e, s)) => {
+            let head = format!("#{} · {s:.3} · ", app.nb_cursor + 1);
+            let name = fit_left(
+                &app.entries[e].name,
+                room.saturating_sub(head.chars().count()),
+            );
+            format!(" {head}{name} ")
+        }
         None => " Neighbour ".to_string(),
     };
-    let block = Block::bordered()
-        .title(Line::from(fit_left(&title, a.neighbour.width as usize - 2)).bold());
+    let block = Block::bordered().title(Line::from(title).bold());
     let body = block.inner(a.neighbour);
     block.render(a.neighbour, buf);
     if let Some((e, _)) = n {
@@ -438,21 +444,31 @@ fn photo(
     }
 }
 
-fn faith_line(label: &str, f: &Faith) -> Line<'static> {
+fn faith_line(label: &str, f: &Faith, width: u16) -> Line<'static> {
     // Lower deletion and higher insertion AUC than a random order: the map points at what the
     // score depends on.
     let better = f.deletion < f.random_deletion && f.insertion > f.random_insertion;
-    let verdict = if better {
-        Span::styled("✓ beats random", Style::new().fg(Color::Green))
+    let narrow = width < 90;
+    let verdict = match (better, narrow) {
+        (true, false) => Span::styled("✓ beats random", Style::new().fg(Color::Green)),
+        (true, true) => Span::styled("✓", Style::new().fg(Color::Green)),
+        (false, false) => Span::styled("✗ no better than random", Style::new().fg(Color::Red)),
+        (false, true) => Span::styled("✗ ≤ random", Style::new().fg(Color::Red)),
+    };
+    let figures = if narrow {
+        format!(
+            "del {:.2} (rand {:.2}) ins {:.2} (rand {:.2}) ",
+            f.deletion, f.random_deletion, f.insertion, f.random_insertion
+        )
     } else {
-        Span::styled("✗ no better than random", Style::new().fg(Color::Red))
+        format!(
+            "deletion {:.2} (rand {:.2})  insertion {:.2} (rand {:.2})  ",
+            f.deletion, f.random_deletion, f.insertion, f.random_insertion
+        )
     };
     Line::from(vec![
         Span::raw(format!("{label:<9} ")),
-        Span::raw(format!(
-            "deletion {:.2} (rand {:.2})  insertion {:.2} (rand {:.2})  ",
-            f.deletion, f.random_deletion, f.insertion, f.random_insertion
-        )),
+        Span::raw(figures),
         verdict,
     ])
 }
@@ -490,8 +506,8 @@ fn info(app: &App, area: Rect, buf: &mut Buffer) {
                 ]));
                 match &m.faith {
                     Some([fq, fnb]) => {
-                        lines.push(faith_line("query", fq));
-                        lines.push(faith_line("neighbour", fnb));
+                        lines.push(faith_line("query", fq, body.width));
+                        lines.push(faith_line("neighbour", fnb, body.width));
                     }
                     None => {
                         lines.push(Line::from("measuring faithfulness (deletion/insertion)…").dim())
