@@ -1,0 +1,223 @@
+//! simtui in a real terminal: a detached tmux session runs `simtui fixtures/photos --graphics
+//! blocks`, receives keys and is read back with `capture-pane`, as a person would see it.
+//! Skipped (with a message) when tmux is not installed, unless SIMTUI_REQUIRE_TMUX=1 (CI).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Session {
+    name: String,
+}
+
+impl Session {
+    fn tmux(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux").args(args).output().expect("run tmux");
+        assert!(
+            out.status.success(),
+            "tmux {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.tmux(&["send-keys", "-t", &self.name, k]);
+            // One key per frame, as a person types.
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    fn type_line(&self, line: &str) {
+        self.tmux(&["send-keys", "-t", &self.name, "-l", line]);
+        self.tmux(&["send-keys", "-t", &self.name, "Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", &self.name])
+    }
+
+    /// Waits until the screen satisfies `ok`; panics with the screen after `secs`.
+    fn wait_for(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
+        let t = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            if t.elapsed() > Duration::from_secs(secs) {
+                panic!("timed out waiting for {what}; the screen:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.name])
+            .output();
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn temp_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("simtui-tmux-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(d.join("exports")).unwrap();
+    d
+}
+
+/// The line of the status bar (the last non-empty line).
+fn status_line(screen: &str) -> &str {
+    screen.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("")
+}
+
+#[test]
+fn browse_follow_back_saliency_export_and_quit_in_a_real_terminal() {
+    if !tmux_available() {
+        assert!(
+            std::env::var("SIMTUI_REQUIRE_TMUX").as_deref() != Ok("1"),
+            "tmux is required (SIMTUI_REQUIRE_TMUX=1) but not installed"
+        );
+        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux to run this test)");
+        return;
+    }
+    let tmp = temp_dir();
+    let exports = tmp.join("exports");
+    let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos");
+    let s = Session {
+        name: format!("simtui-e2e-{}", std::process::id()),
+    };
+    s.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &s.name,
+        "-x",
+        "160",
+        "-y",
+        "48",
+        "bash --norc --noprofile",
+    ]);
+    s.type_line("PS1='$ '; clear");
+    let cmd = format!(
+        "{} {} --graphics blocks --method gradcam -k 5 --db {} --export-dir {} --log {}; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_simtui"),
+        photos.display(),
+        tmp.join("index.sqlite").display(),
+        exports.display(),
+        tmp.join("simtui.log").display(),
+    );
+    s.type_line(&cmd);
+
+    // The folder is indexed in the background; the first photo is the query meanwhile.
+    let screen = s.wait_for("indexing to finish", 300, |s| {
+        status_line(s).contains("indexed") && s.contains("Neighbours k=5")
+    });
+    assert!(
+        status_line(&screen).contains("46 photos · 46 embedded"),
+        "{screen}"
+    );
+    assert!(screen.contains("Query · bird_duck.jpg"), "{screen}");
+    // Neighbour rows: rank, cosine with three decimals, bar, name.
+    let rows: Vec<&str> = screen
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start_matches(['│', '┃', ' ']);
+            l.starts_with("1 0.") || l.starts_with("2 0.") || l.starts_with("5 0.")
+        })
+        .collect();
+    assert_eq!(rows.len(), 3, "ranks 1, 2 and 5 with scores:\n{screen}");
+
+    // Move to the kingfisher; its nearest neighbour is its own crop.
+    s.keys(&["j"]);
+    let screen = s.wait_for("the kingfisher as query", 10, |s| {
+        s.contains("Query · bird_kingfisher.jpg")
+    });
+    assert!(
+        screen.contains("#1 · 0.9"),
+        "the crop scores above 0.9:\n{screen}"
+    );
+    assert!(screen.contains("bird_kingfisher_crop.jpg"), "{screen}");
+
+    // Tab to the neighbours, Enter follows the crop: it becomes the query.
+    s.keys(&["Tab", "Enter"]);
+    let screen = s.wait_for("the followed neighbour as query", 10, |s| {
+        s.contains("Query · bird_kingfisher_crop.jpg")
+    });
+    assert!(screen.contains("#1 · 0.9"), "{screen}");
+    assert!(screen.contains("bird_kingfisher.jpg"), "{screen}");
+
+    // Backspace goes back.
+    s.keys(&["BSpace"]);
+    s.wait_for("back to the kingfisher", 10, |s| {
+        s.contains("Query · bird_kingfisher.jpg")
+    });
+
+    // s: the overlay and its faithfulness figures.
+    s.keys(&["s"]);
+    let screen = s.wait_for("the saliency maps", 120, |s| {
+        s.contains("overlay on · gradcam · map score 0.9") && s.contains("query     deletion")
+    });
+    assert!(screen.contains("neighbour deletion"), "{screen}");
+
+    // e: the pair as PNG in the export folder, path in the status bar.
+    s.keys(&["e"]);
+    let screen = s.wait_for("the export", 120, |s| status_line(s).contains("exported"));
+    let written: Vec<PathBuf> = std::fs::read_dir(&exports)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let name = written[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert_eq!(
+        name,
+        "simtui-bird_kingfisher-vs-bird_kingfisher_crop-gradcam.png"
+    );
+    assert!(status_line(&screen).contains(&name), "{screen}");
+    let png = image::open(&written[0]).expect("a readable PNG");
+    assert!(
+        png.width() > 800 && png.height() > 300,
+        "{:?}",
+        (png.width(), png.height())
+    );
+    // A second export never overwrites the first.
+    s.keys(&["e"]);
+    s.wait_for("the second export", 60, |_| {
+        std::fs::read_dir(&exports).unwrap().count() == 2
+    });
+    assert!(exports
+        .join("simtui-bird_kingfisher-vs-bird_kingfisher_crop-gradcam-2.png")
+        .exists());
+
+    // q: back to a clean shell, the terminal out of raw mode and off the alternate screen.
+    s.keys(&["q"]);
+    let screen = s.wait_for("the shell", 20, |s| s.contains("EXIT=0"));
+    assert!(
+        !screen.contains("Neighbours k="),
+        "the TUI is gone:\n{screen}"
+    );
+    let alt = s.tmux(&["display-message", "-p", "-t", &s.name, "#{alternate_on}"]);
+    assert_eq!(alt.trim(), "0", "alternate screen left");
+    s.type_line("stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon\\|-\\?echo'");
+    let screen = s.wait_for("stty", 10, |s| s.lines().any(|l| l.trim() == "icanon"));
+    assert!(
+        screen.lines().any(|l| l.trim() == "echo"),
+        "echo is back on:\n{screen}"
+    );
+    assert!(!screen.lines().any(|l| l.trim() == "-icanon"), "{screen}");
+    let _ = std::fs::remove_dir_all(&tmp);
+}
