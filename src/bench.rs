@@ -27,6 +27,8 @@ pub enum Suite {
     Query,
     /// Peak memory while indexing 10 000 photos
     Memory,
+    /// TUI responsiveness: start-up on a cached folder of 10 000 photos, key → frame while indexing
+    Tui,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -163,6 +165,7 @@ pub fn run(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
         Suite::Index => crate::bench_index::run_index(embedder, args),
         Suite::Query => crate::bench_index::run_query(args),
         Suite::Memory => crate::bench_index::run_memory(embedder, args),
+        Suite::Tui => crate::bench_tui::run(embedder, args),
     }
 }
 

@@ -181,10 +181,15 @@ fn peak_rss_mb() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
-pub fn run_memory(embedder: &Embedder, _args: &BenchArgs) -> Result<()> {
-    let count = 10_000;
+/// The folder of 10 000 photos of 640×480 (made once).
+pub fn photo_set_10k() -> Result<PathBuf> {
     let dir = bench_dir().join("10k");
-    photo_set(&dir, count, 640, 480)?;
+    photo_set(&dir, 10_000, 640, 480)?;
+    Ok(dir)
+}
+
+pub fn run_memory(embedder: &Embedder, _args: &BenchArgs) -> Result<()> {
+    let dir = photo_set_10k()?;
     let before = peak_rss_mb();
     let (n, secs) = index_fresh(embedder, &dir)?;
     let after = peak_rss_mb();

@@ -7,6 +7,7 @@
 pub mod bench;
 mod bench_explain;
 mod bench_index;
+mod bench_tui;
 pub mod cli;
 pub mod decode;
 pub mod engine;

@@ -28,7 +28,6 @@ use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
 use ratatui::backend::{Backend, CrosstermBackend};
-use ratatui::layout::Rect;
 use ratatui::Terminal;
 
 use crate::explain::{Method, Params, DEFAULT_METHOD};
@@ -218,7 +217,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
             &rx,
             &mut |c| workers.send(c),
             &interrupted,
-            &mut |_| {},
+            &mut |_, _| {},
         )
     };
     restore_terminal();
@@ -263,16 +262,19 @@ pub fn event_loop<B: Backend>(
     rx: &Receiver<app::Msg>,
     send: &mut dyn FnMut(app::Command),
     interrupted: &AtomicBool,
-    on_frame: &mut dyn FnMut(FrameTiming),
+    on_frame: &mut dyn FnMut(&App, FrameTiming),
 ) -> Result<()>
 where
     B::Error: Send + Sync + 'static,
 {
     draw(terminal, app, colors, painter.as_deref_mut())?;
-    on_frame(FrameTiming {
-        input_at: None,
-        done_at: Instant::now(),
-    });
+    on_frame(
+        app,
+        FrameTiming {
+            input_at: None,
+            done_at: Instant::now(),
+        },
+    );
     let mut last_tick = Instant::now();
     loop {
         let mut dirty = false;
@@ -306,10 +308,13 @@ where
         }
         if dirty {
             draw(terminal, app, colors, painter.as_deref_mut())?;
-            on_frame(FrameTiming {
-                input_at,
-                done_at: Instant::now(),
-            });
+            on_frame(
+                app,
+                FrameTiming {
+                    input_at,
+                    done_at: Instant::now(),
+                },
+            );
         }
     }
 }
@@ -350,8 +355,10 @@ fn draw<B: Backend>(
 where
     B::Error: Send + Sync + 'static,
 {
-    let size = terminal.size()?;
-    let area = Rect::new(0, 0, size.width, size.height);
+    // The screen size as the frame will have it (queried from a real terminal; fixed for
+    // benchmarks and tests).
+    terminal.autoresize()?;
+    let area = terminal.get_frame().area();
     app.list_rows = view::list_rows(area);
     // Popups are drawn in cells: while one is open, photos are too.
     let external = painter.is_some() && !app.help;
