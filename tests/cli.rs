@@ -226,3 +226,30 @@ fn report_ranks_the_original_first_for_the_crop() {
     assert!(img.height() > 3 * 220, "three rows");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_tui_refuses_a_missing_folder_a_file_and_a_pipe_with_clear_messages() {
+    let out = simtui().arg("no/such/folder").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot open folder no/such/folder"), "{err}");
+
+    let out = simtui()
+        .arg(fixture("photos/food_espresso.jpg"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("is a file, not a folder of photos"), "{err}");
+
+    // Under `cargo test` stdout is a pipe: the TUI says what to use instead, and leaves the
+    // terminal alone.
+    let out = simtui().arg(fixture("photos")).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("needs a terminal") && err.contains("`similar`"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty(), "no escape sequences on a pipe");
+}

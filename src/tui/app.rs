@@ -20,6 +20,8 @@ pub const DEFAULT_K: usize = 10;
 pub const MAX_K: usize = 100;
 /// Decoded previews kept in memory (each at most [`super::worker::PREVIEW_SIDE`] px a side).
 const PREVIEW_CACHE: usize = 48;
+/// How long a status message stays before the key hints return.
+pub const STATUS_SECONDS: u64 = 10;
 /// Computed pair maps kept in memory.
 const MAP_CACHE: usize = 64;
 
@@ -222,6 +224,7 @@ pub struct App {
     pub progress: Progress,
     pub model_ready: bool,
     pub status: Option<String>,
+    status_at: Option<Instant>,
     pub help: bool,
     pub quit: bool,
     pub export_dir: PathBuf,
@@ -283,6 +286,7 @@ impl App {
             },
             model_ready: false,
             status: None,
+            status_at: None,
             help: false,
             quit: false,
             export_dir: config.export_dir,
@@ -350,6 +354,12 @@ impl App {
         })
     }
 
+    /// A message for the status bar; it gives way to the key hints after [`STATUS_SECONDS`].
+    fn say(&mut self, msg: impl Into<String>) {
+        self.status = Some(msg.into());
+        self.status_at = Some(Instant::now());
+    }
+
     pub fn query(&self) -> Option<usize> {
         self.history.get(self.hist_pos).copied()
     }
@@ -407,7 +417,7 @@ impl App {
                     self.hist_pos -= 1;
                     self.query_changed(true);
                 } else {
-                    self.status = Some("at the start of the history".into());
+                    self.say("at the start of the history");
                 }
             }
             Action::Forward => {
@@ -415,7 +425,7 @@ impl App {
                     self.hist_pos += 1;
                     self.query_changed(true);
                 } else {
-                    self.status = Some("at the end of the history".into());
+                    self.say("at the end of the history");
                 }
             }
             Action::MoreK => self.set_k(self.k + 1),
@@ -462,7 +472,16 @@ impl App {
                 self.refilter();
             }
             Action::Click { column, row } => self.click(column, row),
-            Action::Resize | Action::Tick => {}
+            Action::Resize => {}
+            Action::Tick => {
+                if self
+                    .status_at
+                    .is_some_and(|t| t.elapsed().as_secs() >= STATUS_SECONDS)
+                {
+                    self.status = None;
+                    self.status_at = None;
+                }
+            }
             Action::Worker(msg) => self.on_msg(msg),
         }
         self.plan_work();
@@ -515,7 +534,7 @@ impl App {
 
     fn follow(&mut self) {
         let Some((n, _)) = self.neighbour() else {
-            self.status = Some("no neighbour to follow".into());
+            self.say("no neighbour to follow");
             return;
         };
         self.history.truncate(self.hist_pos + 1);
@@ -548,7 +567,7 @@ impl App {
             self.k = k;
             self.refresh_neighbours(true);
         }
-        self.status = Some(format!("showing {} neighbours", self.k));
+        self.say(format!("showing {} neighbours", self.k));
     }
 
     /// Recomputes the query's neighbours; `keep` keeps the selected neighbour selected.
@@ -621,11 +640,11 @@ impl App {
 
     fn export(&mut self) {
         let (Some(q), Some((n, _))) = (self.query(), self.neighbour()) else {
-            self.status = Some("nothing to export: select a query with a neighbour".into());
+            self.say("nothing to export: select a query with a neighbour");
             return;
         };
         self.exports_pending += 1;
-        self.status = Some(format!(
+        self.say(format!(
             "exporting {} ↔ {} ({}) to {}…",
             self.entries[q].name,
             self.entries[n].name,
@@ -688,17 +707,15 @@ impl App {
             }
             Msg::Exported(r) => {
                 self.exports_pending = self.exports_pending.saturating_sub(1);
-                self.status = Some(match r {
+                self.say(match r {
                     Ok(p) => format!("exported {}", sanitize::path(&p)),
                     Err(e) => format!("export failed: {}", sanitize::sanitize(&e)),
                 });
             }
-            Msg::Opened(r) => {
-                self.status = Some(match r {
-                    Ok(p) => format!("opened {}", sanitize::path(&p)),
-                    Err(e) => format!("cannot open: {}", sanitize::sanitize(&e)),
-                })
-            }
+            Msg::Opened(r) => self.say(match r {
+                Ok(p) => format!("opened {}", sanitize::path(&p)),
+                Err(e) => format!("cannot open: {}", sanitize::sanitize(&e)),
+            }),
         }
     }
 

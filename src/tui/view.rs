@@ -499,9 +499,9 @@ fn info(app: &App, area: Rect, buf: &mut Buffer) {
                     Span::raw("overlay on · "),
                     Span::raw(method).bold(),
                     Span::raw(format!(
-                        " · map score {:.3} · {:.1} s",
+                        " · map score {:.3} · {}",
                         m.score,
-                        m.millis / 1e3
+                        fmt_ms(m.millis)
                     )),
                 ]));
                 match &m.faith {
@@ -599,6 +599,14 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
     let line = Line::from(spans);
     buf.set_style(area, Style::new().bg(Color::Black));
     buf.set_line(area.x, area.y, &line, area.width);
+}
+
+fn fmt_ms(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1e3)
+    }
 }
 
 fn fmt_secs(s: u64) -> String {
