@@ -69,8 +69,8 @@ fn tmux_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-fn temp_dir() -> PathBuf {
-    let d = std::env::temp_dir().join(format!("simtui-tmux-{}", std::process::id()));
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("simtui-tmux-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(d.join("exports")).unwrap();
     d
@@ -81,21 +81,22 @@ fn status_line(screen: &str) -> &str {
     screen.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("")
 }
 
-#[test]
-fn browse_follow_back_saliency_export_and_quit_in_a_real_terminal() {
-    if !tmux_available() {
-        assert!(
-            std::env::var("SIMTUI_REQUIRE_TMUX").as_deref() != Ok("1"),
-            "tmux is required (SIMTUI_REQUIRE_TMUX=1) but not installed"
-        );
-        eprintln!("SKIPPED: tmux is not installed (apt-get install tmux to run this test)");
-        return;
+/// Whether to run; false (with a message) when tmux is missing and not required.
+fn can_run() -> bool {
+    if tmux_available() {
+        return true;
     }
-    let tmp = temp_dir();
-    let exports = tmp.join("exports");
-    let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos");
+    assert!(
+        std::env::var("SIMTUI_REQUIRE_TMUX").as_deref() != Ok("1"),
+        "tmux is required (SIMTUI_REQUIRE_TMUX=1) but not installed"
+    );
+    eprintln!("SKIPPED: tmux is not installed (apt-get install tmux to run this test)");
+    false
+}
+
+fn shell(tag: &str, w: u32, h: u32) -> Session {
     let s = Session {
-        name: format!("simtui-e2e-{}", std::process::id()),
+        name: format!("simtui-{tag}-{}", std::process::id()),
     };
     s.tmux(&[
         "new-session",
@@ -103,12 +104,86 @@ fn browse_follow_back_saliency_export_and_quit_in_a_real_terminal() {
         "-s",
         &s.name,
         "-x",
-        "160",
+        &w.to_string(),
         "-y",
-        "48",
+        &h.to_string(),
         "bash --norc --noprofile",
     ]);
     s.type_line("PS1='$ '; clear");
+    s
+}
+
+/// After simtui ended: main screen, canonical mode and echo back on.
+fn assert_clean_shell(s: &Session) {
+    let alt = s.tmux(&["display-message", "-p", "-t", &s.name, "#{alternate_on}"]);
+    assert_eq!(alt.trim(), "0", "alternate screen left");
+    s.type_line("stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon\\|-\\?echo'");
+    let screen = s.wait_for("stty", 10, |s| s.lines().any(|l| l.trim() == "icanon"));
+    assert!(
+        screen.lines().any(|l| l.trim() == "echo"),
+        "echo is back on:\n{screen}"
+    );
+    assert!(!screen.lines().any(|l| l.trim() == "-icanon"), "{screen}");
+}
+
+#[test]
+fn sigterm_restores_the_terminal_and_a_missing_graphics_protocol_is_an_error() {
+    if !can_run() {
+        return;
+    }
+    let tmp = temp_dir("term");
+    let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos");
+    let s = shell("term", 100, 30);
+    let bin = env!("CARGO_BIN_EXE_simtui");
+
+    // tmux answers no kitty graphics query: asking for kitty by name fails, before raw mode.
+    s.type_line(&format!(
+        "{bin} {} --graphics kitty; echo EXIT=$?",
+        photos.display()
+    ));
+    let screen = s.wait_for("the error", 30, |s| s.contains("EXIT=1"));
+    assert!(
+        screen.contains("does not answer the kitty graphics query"),
+        "{screen}"
+    );
+    s.type_line("clear");
+
+    s.type_line(&format!(
+        "{bin} {} --graphics blocks --db {} --log {}; echo EXIT=$?",
+        photos.display(),
+        tmp.join("index.sqlite").display(),
+        tmp.join("log").display()
+    ));
+    s.wait_for("the TUI", 30, |s| {
+        s.contains("Files") && s.contains("Neighbours")
+    });
+    let shell_pid = s.tmux(&["display-message", "-p", "-t", &s.name, "#{pane_pid}"]);
+    let out = Command::new("pgrep")
+        .args(["-P", shell_pid.trim(), "simtui"])
+        .output()
+        .expect("pgrep");
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!pid.is_empty(), "simtui is running under the shell");
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(killed.success());
+    let screen = s.wait_for("the shell", 20, |s| s.contains("EXIT=130"));
+    assert!(
+        !screen.contains("Neighbours k="),
+        "the TUI is gone:\n{screen}"
+    );
+    assert_clean_shell(&s);
+    let _ = std::fs::remove_dir_all(&tmp);
+}
+
+#[test]
+fn browse_follow_back_saliency_export_and_quit_in_a_real_terminal() {
+    if !can_run() {
+        return;
+    }
+    let tmp = temp_dir("e2e");
+    let exports = tmp.join("exports");
+    let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos");
+    let s = shell("e2e", 160, 48);
     let cmd = format!(
         "{} {} --graphics blocks --method gradcam -k 5 --db {} --export-dir {} --log {}; echo EXIT=$?",
         env!("CARGO_BIN_EXE_simtui"),
@@ -210,14 +285,6 @@ fn browse_follow_back_saliency_export_and_quit_in_a_real_terminal() {
         !screen.contains("Neighbours k="),
         "the TUI is gone:\n{screen}"
     );
-    let alt = s.tmux(&["display-message", "-p", "-t", &s.name, "#{alternate_on}"]);
-    assert_eq!(alt.trim(), "0", "alternate screen left");
-    s.type_line("stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon\\|-\\?echo'");
-    let screen = s.wait_for("stty", 10, |s| s.lines().any(|l| l.trim() == "icanon"));
-    assert!(
-        screen.lines().any(|l| l.trim() == "echo"),
-        "echo is back on:\n{screen}"
-    );
-    assert!(!screen.lines().any(|l| l.trim() == "-icanon"), "{screen}");
+    assert_clean_shell(&s);
     let _ = std::fs::remove_dir_all(&tmp);
 }

@@ -228,6 +228,8 @@ pub struct App {
     pub help: bool,
     pub quit: bool,
     pub export_dir: PathBuf,
+    /// Where the log is, for error messages.
+    pub log_hint: String,
     /// Exports asked for and not yet written.
     pub exports_pending: usize,
 
@@ -290,6 +292,7 @@ impl App {
             help: false,
             quit: false,
             export_dir: config.export_dir,
+            log_hint: "the log".into(),
             exports_pending: 0,
             commands: Vec::new(),
             last_previews: Vec::new(),
@@ -667,9 +670,6 @@ impl App {
                     Ok(()) => Phase::Done,
                     Err(e) => Phase::Failed(sanitize::sanitize(&e)),
                 };
-                if !self.listed {
-                    self.listed = true;
-                }
                 self.refresh_neighbours(true);
             }
             Msg::Preview { entry, result } => {

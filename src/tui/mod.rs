@@ -199,6 +199,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
         method: options.tui.method,
         export_dir,
     });
+    app.log_hint = sanitize::path(&log_path);
 
     let result = {
         let _guard = TerminalGuard;

@@ -172,7 +172,15 @@ fn files(app: &App, area: Rect, buf: &mut Buffer) {
     block.render(area, buf);
 
     if !app.listed {
-        return message(vec![Line::from("reading the index…").dim()], body, buf);
+        let lines = match &app.progress.phase {
+            Phase::Failed(e) => vec![
+                Line::from("Cannot index this folder:").red().bold(),
+                Line::from(e.clone()),
+                Line::from(format!("(details in {})", app.log_hint)).dim(),
+            ],
+            _ => vec![Line::from("reading the index…").dim()],
+        };
+        return message(lines, body, buf);
     }
     if app.entries.is_empty() {
         let mut lines = vec![
