@@ -90,9 +90,74 @@ pub fn load_rgb_reduced(path: &Path, min_side: u32) -> Result<RgbImage> {
     if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         return load_rgb(path);
     }
-    // jpeg-decoder is stricter than zune-jpeg (behind `image`) about some damaged streams that
-    // Pillow and browsers display (e.g. a missing restart marker): those get the full decoder.
-    decode_jpeg_reduced(&bytes, min_side).or_else(|_| load_rgb(path))
+    // libjpeg first (fastest); jpeg-decoder for what it refuses (CMYK, arithmetic coding,
+    // streams too large for its coefficient buffer); and since jpeg-decoder is stricter than
+    // zune-jpeg (behind `image`) about some damaged streams that Pillow and browsers display
+    // (e.g. a missing restart marker), the full decoder last.
+    decode_jpeg_reduced_libjpeg(&bytes, min_side)
+        .or_else(|_| decode_jpeg_reduced(&bytes, min_side))
+        .or_else(|_| load_rgb(path))
+}
+
+/// The DCT scale (n/8) that keeps the shorter side of a `w`×`h` JPEG at least `min_side`.
+fn dct_scale(w: u32, h: u32, min_side: u32) -> u8 {
+    [1u8, 2, 4]
+        .into_iter()
+        .find(|&n| (w.min(h) * n as u32).div_ceil(8) >= min_side)
+        .unwrap_or(8)
+}
+
+/// DCT-scaled decoding with libjpeg-turbo's decoder (the `mozjpeg` crate, compiled from source
+/// without its SIMD assembly, so a C compiler is all it needs). At 1/8 scale it decodes a
+/// 12-MP photo in ~13 ms where jpeg-decoder takes ~22 ms (one thread, this machine).
+fn decode_jpeg_reduced_libjpeg(bytes: &[u8], min_side: u32) -> Result<RgbImage> {
+    // libjpeg reports fatal errors by unwinding out of the decoder (the crate's error manager
+    // resumes an unwind with the message, without calling the panic hook).
+    let decoded = std::panic::catch_unwind(|| -> Result<(RgbImage, Option<Vec<u8>>)> {
+        let mut d = mozjpeg::Decompress::with_markers(&[mozjpeg::Marker::APP(1)])
+            .from_mem(bytes)
+            .context("cannot decode")?;
+        let (w, h) = (d.width() as u32, d.height() as u32);
+        if w == 0 || h == 0 {
+            anyhow::bail!("image has zero size ({w}×{h})");
+        }
+        if w > MAX_SIDE || h > MAX_SIDE {
+            anyhow::bail!("image is {w}×{h}, larger than the {MAX_SIDE}-pixel limit");
+        }
+        // A progressive stream keeps every coefficient (2 bytes × up to 3 components).
+        if w as u64 * h as u64 * 6 > MAX_ALLOC_BYTES {
+            anyhow::bail!("image is {w}×{h}: too large for the reduced decoder");
+        }
+        d.scale(dct_scale(w, h, min_side));
+        let exif = d
+            .markers()
+            .find(|m| m.data.starts_with(b"Exif\0\0"))
+            .map(|m| m.data[6..].to_vec());
+        let mut started = d.rgb().context("cannot decode")?;
+        let (ow, oh) = (started.width() as u32, started.height() as u32);
+        let pixels: Vec<u8> = started.read_scanlines().context("cannot decode")?;
+        started.finish().context("cannot decode")?;
+        let img = RgbImage::from_raw(ow, oh, pixels).context("cannot decode: short pixel data")?;
+        Ok((img, exif))
+    });
+    let (img, exif) = match decoded {
+        Ok(r) => r?,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "libjpeg failed".into());
+            anyhow::bail!("cannot decode: {msg}");
+        }
+    };
+    let orientation = exif
+        .as_deref()
+        .and_then(Orientation::from_exif_chunk)
+        .unwrap_or(Orientation::NoTransforms);
+    let mut img = DynamicImage::ImageRgb8(img);
+    img.apply_orientation(orientation);
+    Ok(img.into_rgb8())
 }
 
 /// Why a file failed, without its path (the caller shows that): the error chain with
@@ -166,4 +231,47 @@ fn decode_jpeg_reduced(bytes: &[u8], min_side: u32) -> Result<RgbImage> {
     let mut img = DynamicImage::ImageRgb8(img);
     img.apply_orientation(orientation);
     Ok(img.into_rgb8())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(rel: &str) -> Vec<u8> {
+        std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures")
+                .join(rel),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn dct_scale_keeps_the_shorter_side() {
+        assert_eq!(dct_scale(4000, 3000, 224), 1, "375 ≥ 224 at 1/8");
+        assert_eq!(
+            dct_scale(1000, 750, 224),
+            4,
+            "94 and 188 are too small, 375 is not"
+        );
+        assert_eq!(dct_scale(300, 200, 224), 8, "already small: full size");
+    }
+
+    #[test]
+    fn libjpeg_decodes_at_reduced_size_and_reports_damage_as_errors() {
+        let img = decode_jpeg_reduced_libjpeg(&fixture("photos/food_espresso.jpg"), 224).unwrap();
+        assert!(
+            img.width().min(img.height()) >= 224,
+            "{:?}",
+            img.dimensions()
+        );
+        // Fatal libjpeg errors come back as errors (not aborts, not panics).
+        let e = decode_jpeg_reduced_libjpeg(&fixture("bad/truncated/truncated_app14.jpg"), 224);
+        if let Err(e) = e {
+            assert!(format!("{e:#}").contains("cannot decode"), "{e:#}");
+        }
+        let e =
+            decode_jpeg_reduced_libjpeg(b"\xFF\xD8\xFF\xE0 not a jpeg at all", 224).unwrap_err();
+        assert!(format!("{e:#}").starts_with("cannot decode"), "{e:#}");
+    }
 }

@@ -115,3 +115,28 @@ fn transparency_is_composited_over_white() {
     assert_eq!(rgb.get_pixel(0, 0).0, [255, 255, 255]);
     assert_eq!(rgb.get_pixel(1, 0).0, [200, 10, 10]);
 }
+
+#[test]
+fn reduced_jpeg_decoding_applies_exif_orientation_too() {
+    let upright = load_rgb(&bad("exif_orientation/hopper.jpg")).unwrap();
+    for n in 1..=8 {
+        let name = if n == 1 {
+            "exif_orientation/hopper.jpg".to_string()
+        } else {
+            format!("exif_orientation/hopper_orientation_{n}.jpg")
+        };
+        let reduced = simtui::decode::load_rgb_reduced(&bad(&name), 32).unwrap();
+        assert!(
+            reduced.width() < upright.width() && reduced.width() >= 32,
+            "{name}: decoded at reduced size ({}×{})",
+            reduced.width(),
+            reduced.height()
+        );
+        let small = simtui::render::resize_rgb(&upright, reduced.width(), reduced.height());
+        let d = mean_abs_diff(&small, &reduced);
+        assert!(
+            d < 10.0,
+            "{name}: mean abs difference {d:.1} to the upright image"
+        );
+    }
+}

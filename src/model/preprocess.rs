@@ -12,7 +12,8 @@ pub const INPUT_SIZE: u32 = 224;
 
 /// Bumped whenever anything below changes the numbers fed to the network, so cached
 /// embeddings made with another pipeline are recomputed.
-pub const PREPROCESS_VERSION: u32 = 1;
+/// 2: JPEGs for the index are decoded by libjpeg (DCT-scaled) instead of jpeg-decoder.
+pub const PREPROCESS_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Preprocess {
