@@ -12,6 +12,7 @@ mod noise;
 
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor, Var};
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::engine::Embedder;
@@ -351,13 +352,16 @@ impl<'a> Explainer<'a> {
         let n = p.smooth_samples.max(1);
         // The normalised input spans [-1, 1): a range of 2.
         let sigma = p.smooth_sigma * 2.0;
-        let mut rng = noise::Normal::new(p.seed);
         let mut acc: Option<SaliencyMap> = None;
         let mut done = 0;
         while done < n {
             let m = GRAD_BATCH.min(n - done);
-            let noisy: Vec<Vec<f32>> = (0..m)
-                .map(|_| {
+            // One generator per sample (seeded from the seed and the sample's index), so the
+            // noisy copies are made in parallel and stay the same whatever the thread count.
+            let noisy: Vec<Vec<f32>> = (done..done + m)
+                .into_par_iter()
+                .map(|i| {
+                    let mut rng = noise::Normal::new(noise::sample_seed(p.seed, i));
                     query
                         .input
                         .iter()

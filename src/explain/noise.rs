@@ -33,10 +33,21 @@ impl Normal {
             return s;
         }
         let r = (-2.0 * self.uniform().ln()).sqrt();
-        let t = 2.0 * std::f64::consts::PI * self.uniform();
-        self.spare = Some((r * t.sin()) as f32);
-        (r * t.cos()) as f32
+        let (sin, cos) = (2.0 * std::f64::consts::PI * self.uniform()).sin_cos();
+        self.spare = Some((r * sin) as f32);
+        (r * cos) as f32
     }
+}
+
+/// The seed of sample `index`'s own generator (SplitMix-style mixing, so neighbouring indices
+/// give unrelated streams).
+pub fn sample_seed(seed: u64, index: usize) -> u64 {
+    let mut z = seed
+        ^ (index as u64)
+            .wrapping_add(1)
+            .wrapping_mul(0xD1B5_4A32_D192_ED03);
+    z = (z ^ (z >> 33)).wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    z ^ (z >> 33)
 }
 
 #[cfg(test)]
