@@ -265,3 +265,50 @@ fn ops_chain_and_residual_backpropagate() {
     };
     check_gradient(&block, nhwc(1, 6, 6, c, 46, 1.0), 30);
 }
+
+/// The model's hand-written backward (used for every gradient map) against candle's autograd
+/// through the same network, on a batch of three images (images run in parallel).
+#[test]
+fn hand_written_model_backward_equals_candle_autograd() {
+    let embedder = simtui::engine::Embedder::new(None, Default::default()).unwrap();
+    let model = &embedder.model;
+    let s = 64; // small images: same code path, quicker test
+    let inputs: Vec<Vec<f32>> = (0..3).map(|i| values(s * s * 3, 40 + i, 1.0)).collect();
+    let v: Vec<f32> = values(1280, 7, 0.05);
+
+    let ours = model.target_and_input_grads(&inputs, s, s, &v).unwrap();
+
+    let flat: Vec<f32> = inputs.concat();
+    let x = Var::from_tensor(&Tensor::from_vec(flat, (3, s, s, 3), &Device::Cpu).unwrap()).unwrap();
+    let f = model.embed(x.as_tensor()).unwrap(); // (3, 1280)
+    let vt = Tensor::from_slice(&v, (1280, 1), &Device::Cpu).unwrap();
+    let t = f.matmul(&vt).unwrap(); // (3, 1)
+    let grads = t.sum_all().unwrap().backward().unwrap();
+    let g = grads
+        .get(x.as_tensor())
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let t = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+
+    for (i, (ti, gi)) in ours.iter().enumerate() {
+        assert!(
+            (ti - t[i]).abs() <= 1e-4 * t[i].abs().max(1e-3),
+            "T[{i}] {ti} vs {}",
+            t[i]
+        );
+        let reference = &g[i * s * s * 3..(i + 1) * s * s * 3];
+        let scale = reference.iter().fold(0f32, |m, x| m.max(x.abs()));
+        assert!(scale > 0.0, "a gradient reached the input");
+        let diff = gi
+            .iter()
+            .zip(reference)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            diff <= 1e-4 * scale,
+            "image {i}: max |diff| {diff} vs max |g| {scale}"
+        );
+    }
+}

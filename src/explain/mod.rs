@@ -294,25 +294,28 @@ impl<'a> Explainer<'a> {
         }
     }
 
-    /// T at each of `inputs` and ∂T/∂x for each, batched.
+    /// T at each of `inputs` and ∂T/∂x for each (the model's hand-written backward; images in
+    /// parallel).
     fn gradients(&self, inputs: &[Vec<f32>], target: &Target) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+        let v: Vec<f32> = target
+            .n_hat
+            .flatten_all()?
+            .to_vec1::<f32>()?
+            .into_iter()
+            .map(|x| (x as f64 / target.c) as f32)
+            .collect();
+        let s = INPUT_SIZE as usize;
         let mut ts = Vec::with_capacity(inputs.len());
         let mut grads = Vec::with_capacity(inputs.len());
         for chunk in inputs.chunks(GRAD_BATCH) {
-            let x = crate::model::preprocess::batch(chunk)?;
-            let var = Var::from_tensor(&x)?;
-            let f = self.embedder.model.embed(var.as_tensor())?;
-            let t = (f.matmul(&target.n_hat)? / target.c)?; // (B, 1)
-                                                            // Samples are independent, so the gradient of the sum is each sample's gradient.
-            let g = t.sum_all()?.backward()?;
-            let g = g
-                .get(var.as_tensor())
-                .context("no gradient reached the input")?;
-            ts.extend(t.flatten_all()?.to_vec1::<f32>()?);
-            let n = g.dim(0)?;
-            let flat = g.flatten_all()?.to_vec1::<f32>()?;
-            let per = flat.len() / n;
-            grads.extend(flat.chunks(per).map(<[f32]>::to_vec));
+            for (t, g) in self
+                .embedder
+                .model
+                .target_and_input_grads(chunk, s, s, &v)?
+            {
+                ts.push(t);
+                grads.push(g);
+            }
         }
         Ok((ts, grads))
     }

@@ -303,6 +303,115 @@ impl EfficientNetLite0 {
     }
 }
 
+/// What one image's forward pass keeps for its backward pass.
+struct Saved {
+    /// Stem output.
+    stem: Vec<f32>,
+    /// Per block: the expansion's output (if any), the depthwise output, the block input's
+    /// spatial size.
+    blocks: Vec<(Option<Vec<f32>>, Vec<f32>, (usize, usize))>,
+    /// Head output (7×7×1280 for a 224 input).
+    head: Vec<f32>,
+}
+
+impl EfficientNetLite0 {
+    /// One image (H×W×3, channels last) to its feature map, keeping what the backward needs.
+    fn forward_saving(&self, x: &[f32], h: usize, w: usize) -> (Saved, usize, usize) {
+        let g = self.stem.geom(1, h, w);
+        let stem = self.stem.run(x, &g);
+        let (mut hh, mut ww) = (g.out_h, g.out_w);
+        let mut blocks = Vec::with_capacity(self.blocks.len());
+        let mut cur: Option<Vec<f32>> = None;
+        for block in &self.blocks {
+            let input: &[f32] = cur.as_deref().unwrap_or(&stem);
+            let expanded = block.expand.as_ref().map(|e| e.run(input, hh * ww));
+            let dg = block.depthwise.geom(1, hh, ww);
+            let dw = block
+                .depthwise
+                .run(expanded.as_deref().unwrap_or(input), &dg);
+            let mut out = block.project.run(&dw, dg.out_h * dg.out_w);
+            if block.residual {
+                out.iter_mut().zip(input).for_each(|(o, i)| *o += i);
+            }
+            blocks.push((expanded, dw, (hh, ww)));
+            (hh, ww) = (dg.out_h, dg.out_w);
+            cur = Some(out);
+        }
+        let head = self.head.run(cur.as_deref().unwrap_or(&stem), hh * ww);
+        (Saved { stem, blocks, head }, hh, ww)
+    }
+
+    /// T(x) = f(x)·`v` and ∂T/∂x for one image, where f is the pooled embedding. Hand-written
+    /// backward through the same kernels as the candle ops' backward (only input gradients).
+    fn target_and_grad(&self, x: &[f32], h: usize, w: usize, v: &[f32]) -> (f32, Vec<f32>) {
+        let (saved, fh, fw) = self.forward_saving(x, h, w);
+        let cells = fh * fw;
+        let c = self.head.cout();
+        let mut t = 0f64;
+        for cell in saved.head.chunks_exact(c) {
+            t += cell
+                .iter()
+                .zip(v)
+                .map(|(a, b)| (*a * *b) as f64)
+                .sum::<f64>();
+        }
+        let t = (t / cells as f64) as f32;
+        // ∂T/∂(head output) = v / cells at every position.
+        let g_head: Vec<f32> = (0..cells)
+            .flat_map(|_| v.iter().map(|x| x / cells as f32))
+            .collect();
+        let mut g = self.head.input_grad(&g_head, &saved.head, cells);
+        for (block, (expanded, dw, (bh, bw))) in self.blocks.iter().zip(&saved.blocks).rev() {
+            let dg = block.depthwise.geom(1, *bh, *bw);
+            let g_dw = block.project.input_grad(&g, &[], dg.out_h * dg.out_w);
+            let g_exp = block.depthwise.input_grad(&g_dw, dw, &dg);
+            let mut g_in = match (&block.expand, expanded) {
+                (Some(e), Some(y)) => e.input_grad(&g_exp, y, bh * bw),
+                _ => g_exp,
+            };
+            if block.residual {
+                g_in.iter_mut().zip(&g).for_each(|(a, b)| *a += b);
+            }
+            g = g_in;
+        }
+        let sg = self.stem.geom(1, h, w);
+        (t, self.stem.input_grad(&g, &saved.stem, &sg))
+    }
+
+    /// T(x) = f(x)·`v` and ∂T/∂x for each of `inputs` (H×W×3 each, channels last). Images run
+    /// whole, one per thread (kernels single-threaded); a lone image splits each layer across
+    /// threads instead. Same values as candle's autograd through [`Self::embed`], without its
+    /// bookkeeping (a zero tensor and an add per node).
+    pub fn target_and_input_grads(
+        &self,
+        inputs: &[Vec<f32>],
+        h: usize,
+        w: usize,
+        v: &[f32],
+    ) -> Result<Vec<(f32, Vec<f32>)>> {
+        if v.len() != self.head.cout() {
+            candle_core::bail!(
+                "target vector has {} values, expected {}",
+                v.len(),
+                self.head.cout()
+            );
+        }
+        if let Some(bad) = inputs.iter().find(|x| x.len() != h * w * 3) {
+            candle_core::bail!("input has {} values, expected {h}×{w}×3", bad.len());
+        }
+        if inputs.len() == 1 || rayon::current_num_threads() <= 1 || kernels::is_serial() {
+            return Ok(inputs
+                .iter()
+                .map(|x| self.target_and_grad(x, h, w, v))
+                .collect());
+        }
+        Ok(inputs
+            .par_iter()
+            .map(|x| kernels::serial(|| self.target_and_grad(x, h, w, v)))
+            .collect())
+    }
+}
+
 /// Mean over the spatial dimensions of an NHWC map: (B, H, W, C) → (B, C).
 pub fn global_average(map: &Tensor) -> Result<Tensor> {
     let (b, h, w, c) = map.dims4()?;

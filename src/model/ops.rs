@@ -45,18 +45,12 @@ pub enum Act {
 
 impl Act {
     /// The gradient before the activation, from the gradient after it and the op's output
-    /// (`ys`): `None` when the activation is the identity and `grad` passes unchanged.
-    fn backward(
-        self,
-        grad: &[f32],
-        ys: &CpuStorage,
-        yl: &Layout,
-        op: &str,
-    ) -> Result<Option<Vec<f32>>> {
-        Ok(match self {
-            Act::Relu6 => Some(kernels::relu6_mask(grad, f32_slice(ys, yl, op)?)),
+    /// `y`: `None` when the activation is the identity and `grad` passes unchanged.
+    pub(crate) fn backward_slice(self, grad: &[f32], y: &[f32]) -> Option<Vec<f32>> {
+        match self {
+            Act::Relu6 => Some(kernels::relu6_mask(grad, y)),
             Act::None => None,
-        })
+        }
     }
 }
 
@@ -94,6 +88,32 @@ impl Pointwise {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op1(self.clone())
     }
+
+    pub fn cin(&self) -> usize {
+        self.cin
+    }
+
+    pub fn cout(&self) -> usize {
+        self.cout
+    }
+
+    /// Forward over `m` pixels of `cin` channels.
+    pub(crate) fn run(&self, x: &[f32], m: usize) -> Vec<f32> {
+        let mut out = vec![0f32; m * self.cout];
+        kernels::matmul(m, self.cout, self.cin, x, &self.weight, false, &mut out);
+        kernels::bias_act(&mut out, &self.bias, self.act == Act::Relu6);
+        out
+    }
+
+    /// Input gradient from the output gradient and the output `y` (for the ReLU6 mask).
+    pub(crate) fn input_grad(&self, grad: &[f32], y: &[f32], m: usize) -> Vec<f32> {
+        let masked = self.act.backward_slice(grad, y);
+        let grad = masked.as_deref().unwrap_or(grad);
+        let mut gin = vec![0f32; m * self.cin];
+        // weight is (cin × cout); its transpose as an (cout × cin) right-hand side.
+        kernels::matmul(m, self.cin, self.cout, grad, &self.weight, true, &mut gin);
+        gin
+    }
 }
 
 impl CustomOp1 for Pointwise {
@@ -104,10 +124,7 @@ impl CustomOp1 for Pointwise {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(storage, layout, self.name())?;
         let (b, h, w) = nhwc(layout, self.cin, self.name())?;
-        let m = b * h * w;
-        let mut out = vec![0f32; m * self.cout];
-        kernels::matmul(m, self.cout, self.cin, x, &self.weight, false, &mut out);
-        kernels::bias_act(&mut out, &self.bias, self.act == Act::Relu6);
+        let out = self.run(x, b * h * w);
         Ok((CpuStorage::F32(out), Shape::from((b, h, w, self.cout))))
     }
 
@@ -137,12 +154,7 @@ impl CustomOp2 for PointwiseBackward {
         let op = &self.0;
         let grad = f32_slice(gs, gl, self.name())?;
         let (b, h, w) = nhwc(gl, op.cout, self.name())?;
-        let masked = op.act.backward(grad, ys, yl, self.name())?;
-        let grad = masked.as_deref().unwrap_or(grad);
-        let m = b * h * w;
-        let mut gin = vec![0f32; m * op.cin];
-        // weight is (cin × cout); its transpose as an (cout × cin) right-hand side.
-        kernels::matmul(m, op.cin, op.cout, grad, &op.weight, true, &mut gin);
+        let gin = op.input_grad(grad, f32_slice(ys, yl, self.name())?, b * h * w);
         Ok((CpuStorage::F32(gin), Shape::from((b, h, w, op.cin))))
     }
 }
@@ -191,8 +203,27 @@ impl Depthwise {
         x.contiguous()?.apply_op1(self.clone())
     }
 
-    fn geom(&self, b: usize, h: usize, w: usize) -> ConvGeom {
+    pub(crate) fn geom(&self, b: usize, h: usize, w: usize) -> ConvGeom {
         ConvGeom::same(b, h, w, self.kernel, self.stride)
+    }
+
+    /// Forward of `b` images of `h`×`w`.
+    pub(crate) fn run(&self, x: &[f32], g: &ConvGeom) -> Vec<f32> {
+        kernels::depthwise_forward(
+            x,
+            &self.weight,
+            &self.bias,
+            self.channels,
+            g,
+            self.act == Act::Relu6,
+        )
+    }
+
+    /// Input gradient from the output gradient and the output `y`.
+    pub(crate) fn input_grad(&self, grad: &[f32], y: &[f32], g: &ConvGeom) -> Vec<f32> {
+        let masked = self.act.backward_slice(grad, y);
+        let grad = masked.as_deref().unwrap_or(grad);
+        kernels::depthwise_backward_input(grad, &self.weight, self.channels, g)
     }
 }
 
@@ -205,14 +236,7 @@ impl CustomOp1 for Depthwise {
         let x = f32_slice(storage, layout, self.name())?;
         let (b, h, w) = nhwc(layout, self.channels, self.name())?;
         let g = self.geom(b, h, w);
-        let out = kernels::depthwise_forward(
-            x,
-            &self.weight,
-            &self.bias,
-            self.channels,
-            &g,
-            self.act == Act::Relu6,
-        );
+        let out = self.run(x, &g);
         Ok((
             CpuStorage::F32(out),
             Shape::from((b, g.out_h, g.out_w, self.channels)),
@@ -252,10 +276,8 @@ impl CustomOp2 for DepthwiseBackward {
         let op = &self.op;
         let grad = f32_slice(gs, gl, self.name())?;
         let (b, _, _) = nhwc(gl, op.channels, self.name())?;
-        let masked = op.act.backward(grad, ys, yl, self.name())?;
-        let grad = masked.as_deref().unwrap_or(grad);
         let g = op.geom(b, self.in_h, self.in_w);
-        let gin = kernels::depthwise_backward_input(grad, &op.weight, op.channels, &g);
+        let gin = op.input_grad(grad, f32_slice(ys, yl, self.name())?, &g);
         Ok((
             CpuStorage::F32(gin),
             Shape::from((b, self.in_h, self.in_w, op.channels)),
@@ -312,6 +334,32 @@ impl DenseConv {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op1(self.clone())
     }
+
+    pub(crate) fn geom(&self, b: usize, h: usize, w: usize) -> ConvGeom {
+        ConvGeom::same(b, h, w, self.kernel, self.stride)
+    }
+
+    /// Forward through im2col and one matrix product.
+    pub(crate) fn run(&self, x: &[f32], g: &ConvGeom) -> Vec<f32> {
+        let cols = kernels::im2col(x, self.cin, g);
+        let m = g.batch * g.out_h * g.out_w;
+        let ncol = self.kernel * self.kernel * self.cin;
+        let mut out = vec![0f32; m * self.cout];
+        kernels::matmul(m, self.cout, ncol, &cols, &self.weight, false, &mut out);
+        kernels::bias_act(&mut out, &self.bias, self.act == Act::Relu6);
+        out
+    }
+
+    /// Input gradient from the output gradient and the output `y`.
+    pub(crate) fn input_grad(&self, grad: &[f32], y: &[f32], g: &ConvGeom) -> Vec<f32> {
+        let masked = self.act.backward_slice(grad, y);
+        let grad = masked.as_deref().unwrap_or(grad);
+        let ncol = self.kernel * self.kernel * self.cin;
+        let m = g.batch * g.out_h * g.out_w;
+        let mut gcols = vec![0f32; m * ncol];
+        kernels::matmul(m, ncol, self.cout, grad, &self.weight, true, &mut gcols);
+        kernels::col2im(&gcols, self.cin, g)
+    }
 }
 
 impl CustomOp1 for DenseConv {
@@ -322,13 +370,8 @@ impl CustomOp1 for DenseConv {
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(storage, layout, self.name())?;
         let (b, h, w) = nhwc(layout, self.cin, self.name())?;
-        let g = ConvGeom::same(b, h, w, self.kernel, self.stride);
-        let cols = kernels::im2col(x, self.cin, &g);
-        let m = b * g.out_h * g.out_w;
-        let ncol = self.kernel * self.kernel * self.cin;
-        let mut out = vec![0f32; m * self.cout];
-        kernels::matmul(m, self.cout, ncol, &cols, &self.weight, false, &mut out);
-        kernels::bias_act(&mut out, &self.bias, self.act == Act::Relu6);
+        let g = self.geom(b, h, w);
+        let out = self.run(x, &g);
         Ok((
             CpuStorage::F32(out),
             Shape::from((b, g.out_h, g.out_w, self.cout)),
@@ -368,22 +411,9 @@ impl CustomOp2 for DenseConvBackward {
         let op = &self.op;
         let grad = f32_slice(gs, gl, self.name())?;
         let (b, oh, ow) = nhwc(gl, op.cout, self.name())?;
-        let masked = op.act.backward(grad, ys, yl, self.name())?;
-        let grad = masked.as_deref().unwrap_or(grad);
-        let g = ConvGeom::same(b, self.in_h, self.in_w, op.kernel, op.stride);
+        let g = op.geom(b, self.in_h, self.in_w);
         debug_assert_eq!((g.out_h, g.out_w), (oh, ow));
-        let ncol = op.kernel * op.kernel * op.cin;
-        let mut gcols = vec![0f32; b * oh * ow * ncol];
-        kernels::matmul(
-            b * oh * ow,
-            ncol,
-            op.cout,
-            grad,
-            &op.weight,
-            true,
-            &mut gcols,
-        );
-        let gin = kernels::col2im(&gcols, op.cin, &g);
+        let gin = op.input_grad(grad, f32_slice(ys, yl, self.name())?, &g);
         Ok((
             CpuStorage::F32(gin),
             Shape::from((b, self.in_h, self.in_w, op.cin)),
