@@ -303,13 +303,15 @@ impl EfficientNetLite0 {
     }
 }
 
+/// Per block: the expansion's output (if any), the depthwise output, the block input's
+/// spatial size.
+type SavedBlock = (Option<Vec<f32>>, Vec<f32>, (usize, usize));
+
 /// What one image's forward pass keeps for its backward pass.
 struct Saved {
     /// Stem output.
     stem: Vec<f32>,
-    /// Per block: the expansion's output (if any), the depthwise output, the block input's
-    /// spatial size.
-    blocks: Vec<(Option<Vec<f32>>, Vec<f32>, (usize, usize))>,
+    blocks: Vec<SavedBlock>,
     /// Head output (7×7×1280 for a 224 input).
     head: Vec<f32>,
 }
