@@ -215,6 +215,9 @@ fn slash_filters_the_file_list() {
     assert!(app.filter_editing);
     let names: Vec<&str> = app.visible.iter().map(|&e| name(&app, e)).collect();
     assert_eq!(names, ["city.jpg", "city_night.jpg"]);
+    // The query (beach.jpg) was filtered out: the first match takes its place.
+    assert_eq!(query_name(&app), "city.jpg");
+    assert_eq!(app.file_cursor, 0);
     // While typing, letters are text, not commands: "q" did not quit, "j" did not move.
     keys(&mut app, "q");
     assert!(!app.quit);
@@ -331,7 +334,10 @@ fn e_exports_the_current_pair_and_o_opens_the_focused_photo() {
 
     keys(&mut app, "o");
     assert_eq!(
-        app.commands.drain(..).collect::<Vec<_>>(),
+        app.commands
+            .drain(..)
+            .filter(|c| matches!(c, Command::Open(_)))
+            .collect::<Vec<_>>(),
         [Command::Open(PathBuf::from("/photos/beach.jpg"))]
     );
     key(&mut app, KeyCode::Tab);
@@ -374,6 +380,75 @@ fn help_quit_and_ctrl_c() {
     let mut app = self::app();
     key_mod(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL);
     assert!(app.quit);
+
+    // Ctrl-C quits even from the help or while typing a filter.
+    let mut app = self::app();
+    keys(&mut app, "?");
+    key_mod(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(app.quit);
+    let mut app = self::app();
+    keys(&mut app, "/be");
+    key_mod(&mut app, KeyCode::Char('c'), KeyModifiers::CONTROL);
+    assert!(app.quit);
+}
+
+#[test]
+fn previews_are_asked_for_until_they_arrive() {
+    let mut app = app();
+    let first = app.query().unwrap();
+    let wanted_first = |app: &App| {
+        app.commands.iter().any(
+            |c| matches!(c, Command::Previews(list) if list.first().map(|p| p.0) == Some(first)),
+        )
+    };
+    assert!(wanted_first(&app), "the query's preview is asked for first");
+    // Three quick moves: the wish list moves on before the first preview arrives...
+    keys(&mut app, "jjj");
+    app.commands.clear();
+    // ...and coming back asks for it again.
+    keys(&mut app, "g");
+    assert!(wanted_first(&app));
+    // Once it has arrived it is not asked for any more.
+    app.update(Action::Worker(Msg::Preview {
+        entry: first,
+        result: Ok(Arc::new(photo(8, 8, 0))),
+    }));
+    app.commands.clear();
+    keys(&mut app, "jg");
+    assert!(!app.commands.iter().any(|c| matches!(
+        c,
+        Command::Previews(list) if list.iter().any(|p| p.0 == first)
+    )));
+}
+
+#[test]
+fn faithfulness_failure_is_shown_and_ends_the_wish() {
+    let mut app = app();
+    keys(&mut app, "s");
+    let key = app.pair_key().unwrap();
+    app.update(Action::Worker(Msg::Map {
+        key,
+        result: Ok(pair_maps(None)),
+    }));
+    app.commands.clear();
+    app.update(Action::Worker(Msg::FaithFailed {
+        key,
+        reason: "out of memory".into(),
+    }));
+    assert_eq!(explain_commands(&mut app), [None]);
+    let t = render(&mut app, 160, 48);
+    assert!(text(&t).contains("faithfulness not measured: out of memory"));
+}
+
+#[test]
+fn a_remembered_failure_is_counted_once() {
+    let mut app = app();
+    assert_eq!(app.failed(), 1);
+    app.update(Action::Worker(Msg::Index(Event::Skipped {
+        path: PathBuf::from("/photos/broken.jpg"),
+        reason: "truncated JPEG (unexpected end of file)".into(),
+    })));
+    assert_eq!(app.failed(), 1);
 }
 
 #[test]
@@ -467,6 +542,7 @@ fn pair_maps(faith: Option<[Faith; 2]>) -> PairMaps {
         neighbour: Arc::new(overlay(&photo(120, 160, 2), &map, &scale)),
         millis: 1234.0,
         faith,
+        faith_error: None,
     }
 }
 

@@ -120,6 +120,8 @@ pub fn update(
         .collect();
     let mut to_embed = Vec::new();
     let mut listed = Vec::with_capacity(scanned.files.len());
+    // Files that failed before and have not changed: reported after the listing.
+    let mut remembered: Vec<(PathBuf, String)> = Vec::new();
     for f in &scanned.files {
         let key = path_key(&f.rel);
         let same = |size: u64, mtime: i64| size == f.size && mtime == f.mtime_ns;
@@ -136,13 +138,7 @@ pub fn update(
                 rel: f.rel.clone(),
                 state: ListedState::Failed(fail.reason.clone()),
             });
-            on_event(Event::Skipped {
-                path: root.join(&f.rel),
-                reason: fail.reason.clone(),
-            });
-            summary
-                .skipped
-                .push(skipped(&root.join(&f.rel), fail.reason.clone()));
+            remembered.push((root.join(&f.rel), fail.reason.clone()));
         } else {
             listed.push(Listed {
                 rel: f.rel.clone(),
@@ -161,6 +157,13 @@ pub fn update(
         removed: summary.removed,
     });
     on_event(Event::Listed(listed));
+    for (path, reason) in remembered {
+        on_event(Event::Skipped {
+            path: path.clone(),
+            reason: reason.clone(),
+        });
+        summary.skipped.push(skipped(&path, reason));
+    }
 
     embed_files(
         embedder,

@@ -95,6 +95,8 @@ pub struct PairMaps {
     pub millis: f64,
     /// Faithfulness of the query's and the neighbour's map, once measured.
     pub faith: Option<[Faith; 2]>,
+    /// Why the faithfulness could not be measured.
+    pub faith_error: Option<String>,
 }
 
 /// Query entry, neighbour entry, method.
@@ -118,6 +120,10 @@ pub enum Msg {
     Faith {
         key: PairKey,
         faith: [Faith; 2],
+    },
+    FaithFailed {
+        key: PairKey,
+        reason: String,
     },
     Exported(Result<PathBuf, String>),
     Opened(Result<PathBuf, String>),
@@ -143,7 +149,10 @@ pub enum Action {
     Export,
     Open,
     Help,
+    /// q / Esc: closes the help first.
     Quit,
+    /// Ctrl-C / Ctrl-Q: quits from anywhere.
+    ForceQuit,
     FilterStart,
     FilterInput(char),
     FilterDelete,
@@ -311,7 +320,7 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         if ctrl && matches!(key.code, KeyCode::Char('c') | KeyCode::Char('q')) {
-            return Some(Action::Quit);
+            return Some(Action::ForceQuit);
         }
         if self.filter_editing {
             return match key.code {
@@ -358,7 +367,7 @@ impl App {
     }
 
     /// A message for the status bar; it gives way to the key hints after [`STATUS_SECONDS`].
-    fn say(&mut self, msg: impl Into<String>) {
+    pub fn say(&mut self, msg: impl Into<String>) {
         self.status = Some(msg.into());
         self.status_at = Some(Instant::now());
     }
@@ -456,6 +465,7 @@ impl App {
                     self.quit = true;
                 }
             }
+            Action::ForceQuit => self.quit = true,
             Action::FilterStart => {
                 self.filter_editing = true;
                 self.focus = Focus::Files;
@@ -606,9 +616,19 @@ impl App {
         self.visible = (0..self.entries.len())
             .filter(|&i| needle.is_empty() || self.entries[i].name.to_lowercase().contains(&needle))
             .collect();
-        self.file_cursor = current
-            .and_then(|c| self.visible.iter().position(|&e| e == c))
-            .unwrap_or(0);
+        match current.and_then(|c| self.visible.iter().position(|&e| e == c)) {
+            Some(pos) => self.file_cursor = pos,
+            None => {
+                // The query is filtered out: the first match becomes the query, so the
+                // highlighted row and the query agree.
+                self.file_cursor = 0;
+                if let Some(&first) = self.visible.first() {
+                    if self.listed && self.query().is_some() {
+                        self.select_from_list(first);
+                    }
+                }
+            }
+        }
     }
 
     fn click(&mut self, column: u16, row: u16) {
@@ -703,6 +723,11 @@ impl App {
             Msg::Faith { key, faith } => {
                 if let Some(Slot::Ready(m)) = self.maps.get_mut(&key) {
                     m.faith = Some(faith);
+                }
+            }
+            Msg::FaithFailed { key, reason } => {
+                if let Some(Slot::Ready(m)) = self.maps.get_mut(&key) {
+                    m.faith_error = Some(sanitize::sanitize(&reason));
                 }
             }
             Msg::Exported(r) => {
@@ -824,17 +849,25 @@ impl App {
             wanted.push(e);
         }
         let mut seen = HashSet::new();
+        // Everything wanted that has not arrived (a preview being decoded stays on the list:
+        // the new list replaces the old one in the workers).
         let previews: Vec<(usize, PathBuf)> = wanted
             .into_iter()
             .filter(|e| seen.insert(*e) && !self.previews.contains_key(e))
             .filter(|&e| !matches!(self.entries[e].state, FileState::Failed(_)))
             .map(|e| (e, self.path_of(e)))
             .collect();
-        if previews != self.last_previews {
-            for (e, _) in previews.iter().take(2) {
-                // Shown as loading until the worker answers.
-                self.previews.entry(*e).or_insert(Slot::Loading);
+        // Previews on screen are the most recently used: keep them from eviction.
+        for e in [self.query(), self.neighbour().map(|n| n.0)]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(pos) = self.preview_order.iter().position(|&x| x == e) {
+                self.preview_order.remove(pos);
+                self.preview_order.push_back(e);
             }
+        }
+        if previews != self.last_previews {
             self.commands.push(Command::Previews(previews.clone()));
             self.last_previews = previews;
         }
@@ -842,7 +875,7 @@ impl App {
         // The pair stays wanted until its maps and their faithfulness are in, so the arrival
         // of the maps does not cancel the faithfulness measurement that follows them.
         let finished = |slot: Option<&Slot<PairMaps>>| match slot {
-            Some(Slot::Ready(m)) => m.faith.is_some(),
+            Some(Slot::Ready(m)) => m.faith.is_some() || m.faith_error.is_some(),
             Some(Slot::Failed(_)) => true,
             _ => false,
         };

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use crossterm::event::{
-    self, DisableMouseCapture, EnableMouseCapture, Event as TermEvent, MouseButton, MouseEventKind,
+    self, DisableMouseCapture, Event as TermEvent, MouseButton, MouseEventKind,
 };
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
@@ -166,11 +166,17 @@ pub fn run(options: Options) -> Result<ExitCode> {
     ));
 
     // The terminal is restored before the panic message is printed, so it stays readable.
+    // A panic on the UI thread ends the program: restore the terminal, then print it. Workers
+    // catch their own panics and report them as errors; the hook only logs theirs, since the
+    // UI is still on screen.
     let previous = std::panic::take_hook();
+    let ui_thread = std::thread::current().id();
     std::panic::set_hook(Box::new(move |info| {
-        restore_terminal();
         log::write(&format!("panic: {info}"));
-        previous(info);
+        if std::thread::current().id() == ui_thread {
+            restore_terminal();
+            previous(info);
+        }
     }));
     // SIGTERM, SIGHUP (and SIGINT, if one arrives despite raw mode) end the loop cleanly.
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -204,7 +210,10 @@ pub fn run(options: Options) -> Result<ExitCode> {
     let result = {
         let _guard = TerminalGuard;
         enable_raw_mode().context("cannot switch the terminal to raw mode")?;
-        crossterm::execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+        crossterm::execute!(std::io::stdout(), EnterAlternateScreen)?;
+        // Clicks only (X10 + SGR coordinates), not crossterm's any-motion capture: moving the
+        // mouse sends nothing, so no input races a graphics protocol's replies.
+        std::io::stdout().write_all(b"\x1b[?1000h\x1b[?1006h")?;
         let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
         terminal.hide_cursor()?;
         terminal.clear()?;
@@ -268,7 +277,7 @@ pub fn event_loop<B: Backend>(
 where
     B::Error: Send + Sync + 'static,
 {
-    draw(terminal, app, colors, painter.as_deref_mut())?;
+    draw(terminal, app, colors, &mut painter)?;
     on_frame(
         app,
         FrameTiming {
@@ -308,7 +317,7 @@ where
             return Ok(());
         }
         if dirty {
-            draw(terminal, app, colors, painter.as_deref_mut())?;
+            draw(terminal, app, colors, &mut painter)?;
             on_frame(
                 app,
                 FrameTiming {
@@ -351,7 +360,7 @@ fn draw<B: Backend>(
     terminal: &mut Terminal<B>,
     app: &mut App,
     colors: ColorMode,
-    painter: Option<&mut Painter>,
+    painter: &mut Option<&mut Painter>,
 ) -> Result<()>
 where
     B::Error: Send + Sync + 'static,
@@ -367,21 +376,43 @@ where
         colors,
         external_images: external,
     };
+    let Some(p) = painter.as_deref_mut() else {
+        terminal.draw(|f| view::view(app, display, f))?;
+        return Ok(());
+    };
     let images = match (external, view::areas(area)) {
         (true, Some(a)) => view::panel_images(app, &a),
         _ => Vec::new(),
     };
-    match painter {
-        Some(p) => {
-            let print = p.before(terminal, &images)?;
-            terminal.draw(|f| view::view(app, display, f))?;
-            if print {
-                p.after(&images)?;
-            }
-        }
-        None => {
-            terminal.draw(|f| view::view(app, display, f))?;
-        }
+    if let Err(e) = draw_with_graphics(terminal, app, display, p, &images) {
+        // A terminal that stops answering the protocol (or answers it wrongly) must not end
+        // the session: say so, and draw photos as half-blocks from now on.
+        let protocol = p.protocol;
+        log::write(&format!("{protocol:?} graphics failed: {e:#}"));
+        app.say(format!(
+            "{protocol:?} graphics failed ({e:#}): photos in half-blocks from now on"
+        ));
+        *painter = None;
+        terminal.clear()?;
+        return draw(terminal, app, colors, painter);
+    }
+    Ok(())
+}
+
+fn draw_with_graphics<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &App,
+    display: Display,
+    p: &mut Painter,
+    images: &[(ratatui::layout::Rect, Arc<image::RgbImage>)],
+) -> Result<()>
+where
+    B::Error: Send + Sync + 'static,
+{
+    let print = p.before(terminal, images)?;
+    terminal.draw(|f| view::view(app, display, f))?;
+    if print {
+        p.after(images)?;
     }
     Ok(())
 }

@@ -166,7 +166,8 @@ fn files(app: &App, area: Rect, buf: &mut Buffer) {
     let mut block = focus_block(Line::from(count).bold(), focused);
     if app.filter_editing || !app.filter.is_empty() {
         let cursor = if app.filter_editing { "▏" } else { "" };
-        block = block.title_bottom(Line::from(format!(" /{}{cursor} ", app.filter)).yellow());
+        let filter = super::sanitize::sanitize(&app.filter);
+        block = block.title_bottom(Line::from(format!(" /{filter}{cursor} ")).yellow());
     }
     let body = block.inner(area);
     block.render(area, buf);
@@ -204,6 +205,22 @@ fn files(app: &App, area: Rect, buf: &mut Buffer) {
             body,
             buf,
         );
+    }
+    let usable = app
+        .entries
+        .iter()
+        .any(|e| !matches!(e.state, FileState::Failed(_)));
+    let mut body = body;
+    if !usable && body.height > 2 {
+        // Every file failed: say so above the list (each row still shows why on selection).
+        let line = Line::from(format!(
+            "None of the {} files can be read.",
+            app.entries.len()
+        ))
+        .red()
+        .bold();
+        buf.set_line(body.x, body.y, &line, body.width);
+        body = Rect::new(body.x, body.y + 1, body.width, body.height - 1);
     }
     let (first, end) = list_window(app.file_cursor, app.visible.len(), body.height as usize);
     let query = app.query();
@@ -255,18 +272,20 @@ fn neighbours(app: &App, area: Rect, buf: &mut Buffer) {
     };
     match &app.entries[q].state {
         FileState::Pending => {
+            let second = match &app.progress.phase {
+                Phase::Failed(e) => Line::from(format!("Indexing stopped: {e}")).red(),
+                Phase::Done => Line::from("Indexing ended before reaching it.").dim(),
+                _ => Line::from(format!(
+                    "Queued: {}/{} done.",
+                    app.progress.done, app.progress.to_embed
+                ))
+                .dim(),
+            };
             return message(
-                vec![
-                    Line::from("This photo is not embedded yet."),
-                    Line::from(format!(
-                        "Queued: {}/{} done.",
-                        app.progress.done, app.progress.to_embed
-                    ))
-                    .dim(),
-                ],
+                vec![Line::from("This photo is not embedded yet."), second],
                 body,
                 buf,
-            )
+            );
         }
         FileState::Failed(reason) => {
             return message(
@@ -439,11 +458,18 @@ fn photo(
 ) {
     match shown(app, entry, overlay) {
         Err(lines) => message(lines, area, buf),
-        Ok(Some(_)) if display.external_images => {
-            // The graphics protocol draws here after the frame; keep ratatui off these cells.
+        Ok(Some(img)) if display.external_images => {
+            // The graphics protocol draws the photo after the frame: its cells are left to it,
+            // the rest of the panel is blank (no stale text beside a photo).
+            let (cells, _, _) = blocks::placement(img.width(), img.height(), area);
             for y in area.top()..area.bottom() {
                 for x in area.left()..area.right() {
-                    buf[(x, y)].set_diff_option(CellDiffOption::Skip);
+                    let cell = &mut buf[(x, y)];
+                    if cells.contains(ratatui::layout::Position { x, y }) {
+                        cell.set_diff_option(CellDiffOption::Skip);
+                    } else {
+                        cell.reset();
+                    }
                 }
             }
         }
@@ -517,9 +543,13 @@ fn info(app: &App, area: Rect, buf: &mut Buffer) {
                         lines.push(faith_line("query", fq, body.width));
                         lines.push(faith_line("neighbour", fnb, body.width));
                     }
-                    None => {
-                        lines.push(Line::from("measuring faithfulness (deletion/insertion)…").dim())
-                    }
+                    None => match &m.faith_error {
+                        Some(e) => {
+                            lines.push(Line::from(format!("faithfulness not measured: {e}")).red())
+                        }
+                        None => lines
+                            .push(Line::from("measuring faithfulness (deletion/insertion)…").dim()),
+                    },
                 }
             }
             Some(Slot::Failed(e)) => lines.push(Line::from(format!("{method}: {e}")).red()),

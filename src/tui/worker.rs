@@ -74,16 +74,14 @@ impl<T> Wish<T> {
         self.state.lock().expect("wish lock").stop = true;
         self.changed.notify_all();
     }
-
-    fn generation(&self) -> u64 {
-        self.state.lock().expect("wish lock").generation
-    }
 }
 
 /// Work for the saliency worker: the current pair (latest wins) and exports (all of them).
 #[derive(Default)]
 struct Explains {
     wanted: Option<ExplainRequest>,
+    /// Bumped with every new `wanted` (not by exports, which must not cancel the pair).
+    wanted_generation: u64,
     taken: u64,
     exports: VecDeque<ExplainRequest>,
 }
@@ -110,11 +108,24 @@ impl Workers {
             std::thread::Builder::new()
                 .name("indexer".into())
                 .spawn(move || {
-                    let r = run_indexer(&tx, &stop, &embedder, &config);
+                    let run = std::panic::AssertUnwindSafe(|| {
+                        run_indexer(&tx, &stop, &embedder, &config)
+                    });
+                    let r = match std::panic::catch_unwind(run) {
+                        Ok(r) => r.map_err(|e| format!("{e:#}")),
+                        Err(p) => Err(format!("internal error: {}", panic_message(&p))),
+                    };
                     if let Err(e) = &r {
-                        log::write(&format!("indexing failed: {e:#}"));
+                        log::write(&format!("indexing failed: {e}"));
+                        // The saliency worker may still wait for the model.
+                        let (lock, cv) = &*embedder;
+                        let mut slot = lock.lock().unwrap_or_else(|e| e.into_inner());
+                        if slot.is_none() {
+                            *slot = Some(Err(e.clone()));
+                            cv.notify_all();
+                        }
                     }
-                    let _ = tx.send(Msg::IndexFinished(r.map_err(|e| format!("{e:#}"))));
+                    let _ = tx.send(Msg::IndexFinished(r));
                 })
                 .expect("spawn indexer thread")
         };
@@ -162,7 +173,10 @@ impl Workers {
     pub fn send(&self, command: Command) {
         match command {
             Command::Previews(list) => self.previews.set(|v| *v = list),
-            Command::Explain(r) => self.explains.set(|e| e.wanted = r),
+            Command::Explain(r) => self.explains.set(|e| {
+                e.wanted = r;
+                e.wanted_generation += 1;
+            }),
             Command::Export(r) => self.explains.set(|e| e.exports.push_back(r)),
             Command::Open(path) => open(path, self.tx.clone()),
         }
@@ -183,6 +197,14 @@ impl Workers {
             }
         }
     }
+}
+
+/// The message of a caught panic.
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic".into())
 }
 
 fn wait_for<T: Clone>(shared: &Shared<T>) -> Option<Result<T, String>> {
@@ -238,11 +260,14 @@ fn preview_worker(tx: &Sender<Msg>, wish: &Wish<Vec<(usize, PathBuf)>>) {
                 s = wish.changed.wait(s).expect("preview lock");
             }
         };
-        let result = load_preview(&path).map(Arc::new).map_err(|e| {
-            let reason = decode::reason(&e, &path);
+        let decoded = std::panic::catch_unwind(|| load_preview(&path));
+        let result = match decoded {
+            Ok(r) => r.map(Arc::new).map_err(|e| decode::reason(&e, &path)),
+            Err(p) => Err(format!("internal error: {}", panic_message(&p))),
+        };
+        if let Err(reason) = &result {
             log::write(&format!("preview of {}: {reason}", path.display()));
-            reason
-        });
+        }
         if tx.send(Msg::Preview { entry, result }).is_err() {
             return;
         }
@@ -345,10 +370,10 @@ impl<'a> SaliencyWorker<'a> {
                     if let Some(r) = s.value.exports.pop_front() {
                         break Job::Export(r);
                     }
-                    if s.generation != s.value.taken {
-                        s.value.taken = s.generation;
+                    if s.value.wanted_generation != s.value.taken {
+                        s.value.taken = s.value.wanted_generation;
                         if let Some(r) = s.value.wanted.clone() {
-                            break Job::Explain(r, s.generation);
+                            break Job::Explain(r, s.value.wanted_generation);
                         }
                     }
                     s = wish.changed.wait(s).expect("explain lock");
@@ -356,16 +381,31 @@ impl<'a> SaliencyWorker<'a> {
             };
             match job {
                 Job::Explain(r, generation) => {
-                    let current = || wish.generation() == generation;
-                    match self.explain(&r, &current) {
-                        Ok(()) | Err(Cancelled) => {}
+                    let current = || {
+                        wish.state
+                            .lock()
+                            .map(|s| s.value.wanted_generation == generation)
+                            .unwrap_or(false)
+                    };
+                    let run = std::panic::AssertUnwindSafe(|| self.explain(&r, &current));
+                    if let Err(p) = std::panic::catch_unwind(run) {
+                        let reason = panic_message(&p);
+                        log::write(&format!("saliency worker panicked: {reason}"));
+                        let _ = self.tx.send(Msg::Map {
+                            key: r.key,
+                            result: Err(format!("internal error: {reason}")),
+                        });
                     }
                 }
                 Job::Export(r) => {
-                    let result = self.export(&r).map_err(|e| {
-                        log::write(&format!("export failed: {e:#}"));
-                        format!("{e:#}")
-                    });
+                    let run = std::panic::AssertUnwindSafe(|| self.export(&r));
+                    let result = match std::panic::catch_unwind(run) {
+                        Ok(r) => r.map_err(|e| format!("{e:#}")),
+                        Err(p) => Err(format!("internal error: {}", panic_message(&p))),
+                    };
+                    if let Err(e) = &result {
+                        log::write(&format!("export failed: {e}"));
+                    }
                     let _ = self.tx.send(Msg::Exported(result));
                 }
             }
@@ -506,6 +546,7 @@ impl<'a> SaliencyWorker<'a> {
             neighbour: Arc::new(overlay(&shrink(&b.photo), &c.pair.b, &scale)),
             millis: c.millis,
             faith: c.faith.as_ref().map(faith_pair),
+            faith_error: None,
         };
         let have_faith = maps.faith.is_some();
         let _ = self.tx.send(Msg::Map {
@@ -523,7 +564,13 @@ impl<'a> SaliencyWorker<'a> {
                 });
             }
             Ok(None) => return Err(Cancelled),
-            Err(e) => log::write(&format!("faithfulness: {e:#}")),
+            Err(e) => {
+                log::write(&format!("faithfulness: {e:#}"));
+                let _ = self.tx.send(Msg::FaithFailed {
+                    key: r.key,
+                    reason: format!("{e:#}"),
+                });
+            }
         }
         Ok(())
     }
