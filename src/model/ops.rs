@@ -99,8 +99,7 @@ impl Pointwise {
 
     /// Forward over `m` pixels of `cin` channels.
     pub(crate) fn run(&self, x: &[f32], m: usize) -> Vec<f32> {
-        let mut out = vec![0f32; m * self.cout];
-        kernels::matmul(m, self.cout, self.cin, x, &self.weight, false, &mut out);
+        let mut out = kernels::matmul_new(m, self.cout, self.cin, x, &self.weight, false);
         kernels::bias_act(&mut out, &self.bias, self.act == Act::Relu6);
         out
     }
@@ -109,10 +108,8 @@ impl Pointwise {
     pub(crate) fn input_grad(&self, grad: &[f32], y: &[f32], m: usize) -> Vec<f32> {
         let masked = self.act.backward_slice(grad, y);
         let grad = masked.as_deref().unwrap_or(grad);
-        let mut gin = vec![0f32; m * self.cin];
         // weight is (cin × cout); its transpose as an (cout × cin) right-hand side.
-        kernels::matmul(m, self.cin, self.cout, grad, &self.weight, true, &mut gin);
-        gin
+        kernels::matmul_new(m, self.cin, self.cout, grad, &self.weight, true)
     }
 }
 
@@ -344,8 +341,7 @@ impl DenseConv {
         let cols = kernels::im2col(x, self.cin, g);
         let m = g.batch * g.out_h * g.out_w;
         let ncol = self.kernel * self.kernel * self.cin;
-        let mut out = vec![0f32; m * self.cout];
-        kernels::matmul(m, self.cout, ncol, &cols, &self.weight, false, &mut out);
+        let mut out = kernels::matmul_new(m, self.cout, ncol, &cols, &self.weight, false);
         kernels::bias_act(&mut out, &self.bias, self.act == Act::Relu6);
         out
     }
@@ -356,8 +352,7 @@ impl DenseConv {
         let grad = masked.as_deref().unwrap_or(grad);
         let ncol = self.kernel * self.kernel * self.cin;
         let m = g.batch * g.out_h * g.out_w;
-        let mut gcols = vec![0f32; m * ncol];
-        kernels::matmul(m, ncol, self.cout, grad, &self.weight, true, &mut gcols);
+        let gcols = kernels::matmul_new(m, ncol, self.cout, grad, &self.weight, true);
         kernels::col2im(&gcols, self.cin, g)
     }
 }
