@@ -126,14 +126,9 @@ fn copy_patch(to: &mut [f32], from: &[f32], p: usize) {
     }
 }
 
-/// Scores along one curve: start from `start`, copy patches of `fill` in `order`.
-fn curve(
-    embedder: &Embedder,
-    start: &[f32],
-    fill: &[f32],
-    order: &[usize],
-    other: &[f32],
-) -> Result<Vec<f32>> {
+/// The images along one curve: start from `start`, copy patches of `fill` in `order`, in
+/// [`STEPS`] steps (STEPS + 1 images, both ends included).
+fn curve_images(start: &[f32], fill: &[f32], order: &[usize]) -> Vec<Vec<f32>> {
     let mut images = Vec::with_capacity(STEPS + 1);
     let mut current = start.to_vec();
     let mut done = 0;
@@ -145,13 +140,51 @@ fn curve(
         done = target;
         images.push(current.clone());
     }
-    let mut scores = Vec::with_capacity(images.len());
+    images
+}
+
+/// Cosine to `other` of each image, in batches of 16 over all the images at once (one
+/// partial batch in all, not one per curve).
+fn scores(embedder: &Embedder, images: &[Vec<f32>], other: &[f32]) -> Result<Vec<f32>> {
+    let mut out = Vec::with_capacity(images.len());
     for chunk in images.chunks(16) {
         for e in embedder.embed_prepared(chunk)?.to_vec2::<f32>()? {
-            scores.push(cosine(&e, other));
+            out.push(cosine(&e, other));
         }
     }
-    Ok(scores)
+    Ok(out)
+}
+
+/// Deletion and insertion curves of each order, scored together. Deletion starts from
+/// `input` and ends at `blur`, insertion the other way round: the two shared end images are
+/// scored once.
+fn curve_pairs(
+    embedder: &Embedder,
+    input: &[f32],
+    blur: &[f32],
+    orders: &[&[usize]],
+    other: &[f32],
+) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
+    let mut images = vec![input.to_vec(), blur.to_vec()];
+    for order in orders {
+        images.extend(curve_images(input, blur, order).drain(1..STEPS));
+        images.extend(curve_images(blur, input, order).drain(1..STEPS));
+    }
+    let s = scores(embedder, &images, other)?;
+    let (at_input, at_blur) = (s[0], s[1]);
+    let inner = STEPS - 1;
+    Ok((0..orders.len())
+        .map(|i| {
+            let base = 2 + i * 2 * inner;
+            let mut deletion = vec![at_input];
+            deletion.extend_from_slice(&s[base..base + inner]);
+            deletion.push(at_blur);
+            let mut insertion = vec![at_blur];
+            insertion.extend_from_slice(&s[base + inner..base + 2 * inner]);
+            insertion.push(at_input);
+            (deletion, insertion)
+        })
+        .collect())
 }
 
 /// Trapezoid area under a curve on [0, 1], divided by `reference`.
@@ -170,10 +203,8 @@ pub fn curves(
 ) -> Result<(Vec<f32>, Vec<f32>)> {
     let blur = blurred(input);
     let order = patch_order(map);
-    Ok((
-        curve(embedder, input, &blur, &order, other)?,
-        curve(embedder, &blur, input, &order, other)?,
-    ))
+    let mut pairs = curve_pairs(embedder, input, &blur, &[&order], other)?;
+    Ok(pairs.remove(0))
 }
 
 /// Deletion and insertion AUCs of `map` over `input`, scored against `other` (an embedding).
@@ -184,11 +215,12 @@ pub fn evaluate(
     map: &SaliencyMap,
     seed: u64,
 ) -> Result<Faithfulness> {
-    let (deletion, insertion) = curves(embedder, input, other, map)?;
     let blur = blurred(input);
+    let order = patch_order(map);
     let random = random_order(seed);
-    let rdel = curve(embedder, input, &blur, &random, other)?;
-    let rins = curve(embedder, &blur, input, &random, other)?;
+    let mut pairs = curve_pairs(embedder, input, &blur, &[&order, &random], other)?;
+    let (rdel, rins) = pairs.pop().expect("two orders");
+    let (deletion, insertion) = pairs.pop().expect("two orders");
     let s0 = deletion[0];
     Ok(Faithfulness {
         deletion_auc: normalised_auc(&deletion, s0),
@@ -203,6 +235,40 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shared_end_images_are_scored_once_with_the_same_result() {
+        let embedder = Embedder::new(None, Default::default()).unwrap();
+        let s = INPUT_SIZE as usize;
+        let input: Vec<f32> = (0..s * s * 3)
+            .map(|i| (((i * 7919) % 255) as f32 / 127.5) - 1.0)
+            .collect();
+        let other = embedder
+            .embed_prepared(&[input.iter().map(|v| v * 0.5).collect()])
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let map = SaliencyMap {
+            width: 7,
+            height: 7,
+            values: (0..49).map(|i| ((i * 13) % 49) as f32).collect(),
+        };
+        let (deletion, insertion) = curves(&embedder, &input, &other, &map).unwrap();
+        let blur = blurred(&input);
+        let order = patch_order(&map);
+        let direct = |start: &[f32], fill: &[f32]| {
+            scores(&embedder, &curve_images(start, fill, &order), &other).unwrap()
+        };
+        for (a, b) in deletion.iter().zip(direct(&input, &blur)) {
+            assert!((a - b).abs() < 1e-5, "deletion {a} vs {b}");
+        }
+        for (a, b) in insertion.iter().zip(direct(&blur, &input)) {
+            assert!((a - b).abs() < 1e-5, "insertion {a} vs {b}");
+        }
+        assert_eq!(deletion.len(), STEPS + 1);
+    }
 
     #[test]
     fn blur_keeps_a_constant_image_and_smooths_an_edge() {
