@@ -118,7 +118,16 @@ fn assert_clean_shell(s: &Session) {
     let alt = s.tmux(&["display-message", "-p", "-t", &s.name, "#{alternate_on}"]);
     assert_eq!(alt.trim(), "0", "alternate screen left");
     s.type_line("stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon\\|-\\?echo'");
-    let screen = s.wait_for("stty", 10, |s| s.lines().any(|l| l.trim() == "icanon"));
+    // Both settings printed (either way round), whatever moment the pane is read.
+    let printed = |s: &str, name: &str| {
+        s.lines()
+            .any(|l| l.trim() == name || l.trim() == format!("-{name}"))
+    };
+    let screen = s.wait_for("stty", 10, |s| printed(s, "icanon") && printed(s, "echo"));
+    assert!(
+        screen.lines().any(|l| l.trim() == "icanon"),
+        "canonical mode is back on:\n{screen}"
+    );
     assert!(
         screen.lines().any(|l| l.trim() == "echo"),
         "echo is back on:\n{screen}"
