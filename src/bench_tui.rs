@@ -131,6 +131,29 @@ fn new_app(dir: &Path) -> App {
     })
 }
 
+/// The TUI's event loop as `simtui DIR` runs it (no graphics protocol, true colour), with
+/// scripted input and `on_frame` called after every frame.
+fn drive(
+    app: &mut App,
+    input: &mut Script,
+    rx: &mpsc::Receiver<crate::tui::app::Msg>,
+    workers: &Workers,
+    on_frame: &mut dyn FnMut(&App, crate::tui::FrameTiming),
+) -> Result<()> {
+    let mut terminal = terminal()?;
+    event_loop(
+        &mut terminal,
+        app,
+        ColorMode::TrueColor,
+        None,
+        input,
+        rx,
+        &mut |c| workers.send(c),
+        &AtomicBool::new(false),
+        on_frame,
+    )
+}
+
 #[derive(Serialize, Default)]
 struct Startup {
     first_frame_ms: Vec<f64>,
@@ -143,7 +166,6 @@ fn start_once(dir: &Path, db: &Path) -> Result<(f64, f64)> {
     let (tx, rx) = mpsc::channel();
     let workers = Workers::start(tx, config(dir, db));
     let mut app = new_app(dir);
-    let mut terminal = terminal()?;
     let mut first = None;
     let mut usable = None;
     let armed = std::sync::Arc::new(AtomicBool::new(false));
@@ -153,24 +175,14 @@ fn start_once(dir: &Path, db: &Path) -> Result<(f64, f64)> {
         start: None,
         armed: armed.clone(),
     };
-    event_loop(
-        &mut terminal,
-        &mut app,
-        ColorMode::TrueColor,
-        None,
-        &mut input,
-        &rx,
-        &mut |c| workers.send(c),
-        &AtomicBool::new(false),
-        &mut |app, f| {
-            let ms = (f.done_at - t0).as_secs_f64() * 1e3;
-            first.get_or_insert(ms);
-            if usable.is_none() && app.entries.len() >= PHOTOS && !app.neighbours.is_empty() {
-                usable = Some(ms);
-                armed.store(true, std::sync::atomic::Ordering::SeqCst);
-            }
-        },
-    )?;
+    drive(&mut app, &mut input, &rx, &workers, &mut |app, f| {
+        let ms = (f.done_at - t0).as_secs_f64() * 1e3;
+        first.get_or_insert(ms);
+        if usable.is_none() && app.entries.len() >= PHOTOS && !app.neighbours.is_empty() {
+            usable = Some(ms);
+            armed.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    })?;
     workers.shutdown(Duration::from_secs(10));
     Ok((
         first.context("no frame drawn")?,
@@ -201,7 +213,6 @@ fn keys_while_indexing(dir: &Path, seconds: f64) -> Result<Latency> {
     let (tx, rx) = mpsc::channel();
     let workers = Workers::start(tx, config(dir, &db));
     let mut app = new_app(dir);
-    let mut terminal = terminal()?;
     // A person browsing: down the list, into the neighbours, follow, back, more neighbours,
     // filter and clear; `s` turns the overlay on part of the time (maps compute meanwhile).
     let pattern = [
@@ -248,27 +259,17 @@ fn keys_while_indexing(dir: &Path, seconds: f64) -> Result<Latency> {
     let mut latencies = Vec::new();
     let mut embedded_at_start = None;
     let mut embedded_now = 0;
-    event_loop(
-        &mut terminal,
-        &mut app,
-        ColorMode::TrueColor,
-        None,
-        &mut input,
-        &rx,
-        &mut |c| workers.send(c),
-        &AtomicBool::new(false),
-        &mut |app, f| {
-            // Start once the folder is listed and embedding is under way.
-            if app.entries.len() >= PHOTOS && app.progress.done > 0 {
-                armed.store(true, std::sync::atomic::Ordering::SeqCst);
-                embedded_at_start.get_or_insert(app.progress.done);
-            }
-            embedded_now = app.progress.done;
-            if let Some(at) = f.input_at {
-                latencies.push((f.done_at - at).as_secs_f64() * 1e3);
-            }
-        },
-    )?;
+    drive(&mut app, &mut input, &rx, &workers, &mut |app, f| {
+        // Start once the folder is listed and embedding is under way.
+        if app.entries.len() >= PHOTOS && app.progress.done > 0 {
+            armed.store(true, std::sync::atomic::Ordering::SeqCst);
+            embedded_at_start.get_or_insert(app.progress.done);
+        }
+        embedded_now = app.progress.done;
+        if let Some(at) = f.input_at {
+            latencies.push((f.done_at - at).as_secs_f64() * 1e3);
+        }
+    })?;
     let still_indexing = app.progress.done < app.progress.to_embed;
     workers.shutdown(Duration::from_secs(10));
     for ext in ["", "-wal", "-shm"] {

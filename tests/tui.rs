@@ -332,21 +332,21 @@ fn e_exports_the_current_pair_and_o_opens_the_focused_photo() {
     )))));
     assert_eq!(app.status.as_deref(), Some("exported /exports/x.png"));
 
-    keys(&mut app, "o");
-    assert_eq!(
+    let opened = |app: &mut App| -> Vec<Command> {
         app.commands
             .drain(..)
             .filter(|c| matches!(c, Command::Open(_)))
-            .collect::<Vec<_>>(),
+            .collect()
+    };
+    keys(&mut app, "o");
+    assert_eq!(
+        opened(&mut app),
         [Command::Open(PathBuf::from("/photos/beach.jpg"))]
     );
     key(&mut app, KeyCode::Tab);
     keys(&mut app, "o");
     assert_eq!(
-        app.commands
-            .drain(..)
-            .filter(|c| matches!(c, Command::Open(_)))
-            .collect::<Vec<_>>(),
+        opened(&mut app),
         [Command::Open(PathBuf::from("/photos/beach_2.jpg"))]
     );
 
