@@ -8,7 +8,7 @@ use image::RgbImage;
 use rayon::prelude::*;
 
 use crate::decode;
-use crate::model::{self, preprocess, EfficientNetLite0, Preprocess};
+use crate::model::{self, EfficientNetLite0, Preprocess};
 
 /// Images per forward pass: large enough to keep the matrix products efficient, small enough
 /// to keep memory flat (~1 GB of activations at 32).
@@ -59,8 +59,15 @@ impl Embedder {
 
     /// (B, 1280) embeddings of already prepared inputs.
     pub fn embed_prepared(&self, inputs: &[Vec<f32>]) -> Result<Tensor> {
-        let x = preprocess::batch(inputs)?;
-        Ok(self.model.embed(&x)?)
+        let s = crate::model::INPUT_SIZE as usize;
+        let rows = self.model.embed_images_raw(inputs, s, s)?;
+        let n = rows.len();
+        let dim = rows.first().map_or(crate::model::EMBEDDING_DIM, Vec::len);
+        Ok(Tensor::from_vec(
+            rows.concat(),
+            (n, dim),
+            &candle_core::Device::Cpu,
+        )?)
     }
 
     /// Embeddings of decoded images, in order, batched.

@@ -312,3 +312,20 @@ fn hand_written_model_backward_equals_candle_autograd() {
         );
     }
 }
+
+/// The tensor-free forward used for embeddings equals the candle ops' forward.
+#[test]
+fn raw_forward_equals_the_candle_forward() {
+    let embedder = simtui::engine::Embedder::new(None, Default::default()).unwrap();
+    let s = 96;
+    let inputs: Vec<Vec<f32>> = (0..5).map(|i| values(s * s * 3, 90 + i, 1.0)).collect();
+    let raw = embedder.model.embed_images_raw(&inputs, s, s).unwrap();
+    let x = Tensor::from_vec(inputs.concat(), (5, s, s, 3), &Device::Cpu).unwrap();
+    let reference = embedder.model.embed(&x).unwrap().to_vec2::<f32>().unwrap();
+    for (a, b) in raw.iter().zip(&reference) {
+        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0);
+        let diff = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(diff <= 1e-5 * scale, "max |diff| {diff} vs max {scale}");
+    }
+}

@@ -147,10 +147,9 @@ fn curve_images(start: &[f32], fill: &[f32], order: &[usize]) -> Vec<Vec<f32>> {
 /// partial batch in all, not one per curve).
 fn scores(embedder: &Embedder, images: &[Vec<f32>], other: &[f32]) -> Result<Vec<f32>> {
     let mut out = Vec::with_capacity(images.len());
-    for chunk in images.chunks(16) {
-        for e in embedder.embed_prepared(chunk)?.to_vec2::<f32>()? {
-            out.push(cosine(&e, other));
-        }
+    let s = INPUT_SIZE as usize;
+    for e in embedder.model.embed_images_raw(images, s, s)? {
+        out.push(cosine(&e, other));
     }
     Ok(out)
 }

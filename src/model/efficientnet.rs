@@ -343,6 +343,56 @@ impl EfficientNetLite0 {
         (Saved { stem, blocks, head }, hh, ww)
     }
 
+    /// One image (H×W×3, channels last) to its pooled embedding, keeping nothing.
+    fn embed_image(&self, x: &[f32], h: usize, w: usize) -> Vec<f32> {
+        let g = self.stem.geom(1, h, w);
+        let mut cur = self.stem.run(x, &g);
+        let (mut hh, mut ww) = (g.out_h, g.out_w);
+        for block in &self.blocks {
+            let expanded = block.expand.as_ref().map(|e| e.run(&cur, hh * ww));
+            let dg = block.depthwise.geom(1, hh, ww);
+            let dw = block
+                .depthwise
+                .run(expanded.as_deref().unwrap_or(&cur), &dg);
+            drop(expanded);
+            let mut out = block.project.run(&dw, dg.out_h * dg.out_w);
+            if block.residual {
+                out.iter_mut().zip(&cur).for_each(|(o, i)| *o += i);
+            }
+            (hh, ww) = (dg.out_h, dg.out_w);
+            cur = out;
+        }
+        let head = self.head.run(&cur, hh * ww);
+        let c = self.head.cout();
+        let mut pooled = vec![0f32; c];
+        for cell in head.chunks_exact(c) {
+            pooled.iter_mut().zip(cell).for_each(|(p, v)| *p += v);
+        }
+        let n = (hh * ww) as f32;
+        pooled.iter_mut().for_each(|p| *p /= n);
+        pooled
+    }
+
+    /// Pooled embeddings of prepared images (H×W×3 each), without candle tensors: whole
+    /// images one per thread, kernels single-threaded.
+    pub fn embed_images_raw(
+        &self,
+        inputs: &[Vec<f32>],
+        h: usize,
+        w: usize,
+    ) -> Result<Vec<Vec<f32>>> {
+        if let Some(bad) = inputs.iter().find(|x| x.len() != h * w * 3) {
+            candle_core::bail!("input has {} values, expected {h}×{w}×3", bad.len());
+        }
+        if inputs.len() == 1 || rayon::current_num_threads() <= 1 || kernels::is_serial() {
+            return Ok(inputs.iter().map(|x| self.embed_image(x, h, w)).collect());
+        }
+        Ok(inputs
+            .par_iter()
+            .map(|x| kernels::serial(|| self.embed_image(x, h, w)))
+            .collect())
+    }
+
     /// T(x) = f(x)·`v` and ∂T/∂x for one image, where f is the pooled embedding. Hand-written
     /// backward through the same kernels as the candle ops' backward (only input gradients).
     fn target_and_grad(&self, x: &[f32], h: usize, w: usize, v: &[f32]) -> (f32, Vec<f32>) {
