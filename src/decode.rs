@@ -99,6 +99,29 @@ pub fn load_rgb_reduced(path: &Path, min_side: u32) -> Result<RgbImage> {
         .or_else(|_| load_rgb(path))
 }
 
+/// Refuses an empty image and absurd dimensions (corrupt headers, decompression bombs) before
+/// any pixel memory is allocated.
+fn check_size(w: u32, h: u32) -> Result<()> {
+    if w == 0 || h == 0 {
+        anyhow::bail!("image has zero size ({w}×{h})");
+    }
+    if w > MAX_SIDE || h > MAX_SIDE {
+        anyhow::bail!("image is {w}×{h}, larger than the {MAX_SIDE}-pixel limit");
+    }
+    Ok(())
+}
+
+/// `img` turned upright by the orientation in a JPEG's EXIF segment (with or without its
+/// `Exif\0\0` prefix), if any.
+fn upright(img: RgbImage, exif: Option<&[u8]>) -> RgbImage {
+    let orientation = exif
+        .and_then(|e| Orientation::from_exif_chunk(e.strip_prefix(b"Exif\0\0").unwrap_or(e)))
+        .unwrap_or(Orientation::NoTransforms);
+    let mut img = DynamicImage::ImageRgb8(img);
+    img.apply_orientation(orientation);
+    img.into_rgb8()
+}
+
 /// The DCT scale (n/8) that keeps the shorter side of a `w`×`h` JPEG at least `min_side`.
 fn dct_scale(w: u32, h: u32, min_side: u32) -> u8 {
     [1u8, 2, 4]
@@ -118,12 +141,7 @@ fn decode_jpeg_reduced_libjpeg(bytes: &[u8], min_side: u32) -> Result<RgbImage> 
             .from_mem(bytes)
             .context("cannot decode")?;
         let (w, h) = (d.width() as u32, d.height() as u32);
-        if w == 0 || h == 0 {
-            anyhow::bail!("image has zero size ({w}×{h})");
-        }
-        if w > MAX_SIDE || h > MAX_SIDE {
-            anyhow::bail!("image is {w}×{h}, larger than the {MAX_SIDE}-pixel limit");
-        }
+        check_size(w, h)?;
         // A progressive stream keeps every coefficient (2 bytes × up to 3 components).
         if w as u64 * h as u64 * 6 > MAX_ALLOC_BYTES {
             anyhow::bail!("image is {w}×{h}: too large for the reduced decoder");
@@ -132,7 +150,7 @@ fn decode_jpeg_reduced_libjpeg(bytes: &[u8], min_side: u32) -> Result<RgbImage> 
         let exif = d
             .markers()
             .find(|m| m.data.starts_with(b"Exif\0\0"))
-            .map(|m| m.data[6..].to_vec());
+            .map(|m| m.data.to_vec());
         let mut started = d.rgb().context("cannot decode")?;
         let (ow, oh) = (started.width() as u32, started.height() as u32);
         let pixels: Vec<u8> = started.read_scanlines().context("cannot decode")?;
@@ -142,22 +160,9 @@ fn decode_jpeg_reduced_libjpeg(bytes: &[u8], min_side: u32) -> Result<RgbImage> 
     });
     let (img, exif) = match decoded {
         Ok(r) => r?,
-        Err(payload) => {
-            let msg = payload
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "libjpeg failed".into());
-            anyhow::bail!("cannot decode: {msg}");
-        }
+        Err(payload) => anyhow::bail!("cannot decode: {}", crate::panic_message(&*payload)),
     };
-    let orientation = exif
-        .as_deref()
-        .and_then(Orientation::from_exif_chunk)
-        .unwrap_or(Orientation::NoTransforms);
-    let mut img = DynamicImage::ImageRgb8(img);
-    img.apply_orientation(orientation);
-    Ok(img.into_rgb8())
+    Ok(upright(img, exif.as_deref()))
 }
 
 /// Why a file failed, without its path (the caller shows that): the error chain with
@@ -187,12 +192,7 @@ fn decode_jpeg_reduced(bytes: &[u8], min_side: u32) -> Result<RgbImage> {
     dec.read_info().context("cannot decode")?;
     let info = dec.info().context("cannot decode: no frame header")?;
     let (w, h) = (info.width as u32, info.height as u32);
-    if w == 0 || h == 0 {
-        anyhow::bail!("image has zero size ({w}×{h})");
-    }
-    if w > MAX_SIDE || h > MAX_SIDE {
-        anyhow::bail!("image is {w}×{h}, larger than the {MAX_SIDE}-pixel limit");
-    }
+    check_size(w, h)?;
     // Ask for the aspect-preserving size whose *shorter* side is min_side: the decoder picks
     // the smallest DCT scale at or above it.
     let s = min_side as f64 / w.min(h) as f64;
@@ -224,13 +224,7 @@ fn decode_jpeg_reduced(bytes: &[u8], min_side: u32) -> Result<RgbImage> {
             .collect(),
     };
     let img = RgbImage::from_raw(ow, oh, rgb).context("cannot decode: short pixel data")?;
-    let orientation = dec
-        .exif_data()
-        .and_then(|e| Orientation::from_exif_chunk(e.strip_prefix(b"Exif\0\0").unwrap_or(e)))
-        .unwrap_or(Orientation::NoTransforms);
-    let mut img = DynamicImage::ImageRgb8(img);
-    img.apply_orientation(orientation);
-    Ok(img.into_rgb8())
+    Ok(upright(img, dec.exif_data()))
 }
 
 #[cfg(test)]

@@ -17,3 +17,12 @@ pub mod model;
 pub mod render;
 pub mod search;
 pub mod tui;
+
+/// The message of a caught panic (or of a C library's unwind), for an error report.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panic without a message".into())
+}

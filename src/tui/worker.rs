@@ -113,7 +113,7 @@ impl Workers {
                     });
                     let r = match std::panic::catch_unwind(run) {
                         Ok(r) => r.map_err(|e| format!("{e:#}")),
-                        Err(p) => Err(format!("internal error: {}", panic_message(&p))),
+                        Err(p) => Err(format!("internal error: {}", crate::panic_message(&*p))),
                     };
                     if let Err(e) = &r {
                         log::write(&format!("indexing failed: {e}"));
@@ -199,14 +199,6 @@ impl Workers {
     }
 }
 
-/// The message of a caught panic.
-fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "panic".into())
-}
-
 fn wait_for<T: Clone>(shared: &Shared<T>) -> Option<Result<T, String>> {
     let (lock, cv) = &**shared;
     let mut g = lock.lock().ok()?;
@@ -263,7 +255,7 @@ fn preview_worker(tx: &Sender<Msg>, wish: &Wish<Vec<(usize, PathBuf)>>) {
         let decoded = std::panic::catch_unwind(|| load_preview(&path));
         let result = match decoded {
             Ok(r) => r.map(Arc::new).map_err(|e| decode::reason(&e, &path)),
-            Err(p) => Err(format!("internal error: {}", panic_message(&p))),
+            Err(p) => Err(format!("internal error: {}", crate::panic_message(&*p))),
         };
         if let Err(reason) = &result {
             log::write(&format!("preview of {}: {reason}", path.display()));
@@ -389,7 +381,7 @@ impl<'a> SaliencyWorker<'a> {
                     };
                     let run = std::panic::AssertUnwindSafe(|| self.explain(&r, &current));
                     if let Err(p) = std::panic::catch_unwind(run) {
-                        let reason = panic_message(&p);
+                        let reason = crate::panic_message(&*p);
                         log::write(&format!("saliency worker panicked: {reason}"));
                         let _ = self.tx.send(Msg::Map {
                             key: r.key,
@@ -401,7 +393,7 @@ impl<'a> SaliencyWorker<'a> {
                     let run = std::panic::AssertUnwindSafe(|| self.export(&r));
                     let result = match std::panic::catch_unwind(run) {
                         Ok(r) => r.map_err(|e| format!("{e:#}")),
-                        Err(p) => Err(format!("internal error: {}", panic_message(&p))),
+                        Err(p) => Err(format!("internal error: {}", crate::panic_message(&*p))),
                     };
                     if let Err(e) = &result {
                         log::write(&format!("export failed: {e}"));
