@@ -199,13 +199,24 @@ impl Depthwise {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op1(self.clone())
     }
+}
 
-    pub(crate) fn geom(&self, b: usize, h: usize, w: usize) -> ConvGeom {
+impl Spatial for Depthwise {
+    const NAME: &'static str = "depthwise-conv";
+    const BACKWARD_NAME: &'static str = "depthwise-conv-backward";
+    fn in_channels(&self) -> usize {
+        self.channels
+    }
+    fn out_channels(&self) -> usize {
+        self.channels
+    }
+
+    fn geom(&self, b: usize, h: usize, w: usize) -> ConvGeom {
         ConvGeom::same(b, h, w, self.kernel, self.stride)
     }
 
     /// Forward of `b` images of `h`×`w`.
-    pub(crate) fn run(&self, x: &[f32], g: &ConvGeom) -> Vec<f32> {
+    fn run(&self, x: &[f32], g: &ConvGeom) -> Vec<f32> {
         kernels::depthwise_forward(
             x,
             &self.weight,
@@ -217,7 +228,7 @@ impl Depthwise {
     }
 
     /// Input gradient from the output gradient and the output `y`.
-    pub(crate) fn input_grad(&self, grad: &[f32], y: &[f32], g: &ConvGeom) -> Vec<f32> {
+    fn input_grad(&self, grad: &[f32], y: &[f32], g: &ConvGeom) -> Vec<f32> {
         let masked = self.act.backward_slice(grad, y);
         let grad = masked.as_deref().unwrap_or(grad);
         kernels::depthwise_backward_input(grad, &self.weight, self.channels, g)
@@ -226,59 +237,15 @@ impl Depthwise {
 
 impl CustomOp1 for Depthwise {
     fn name(&self) -> &'static str {
-        "depthwise-conv"
+        Self::NAME
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(storage, layout, self.name())?;
-        let (b, h, w) = nhwc(layout, self.channels, self.name())?;
-        let g = self.geom(b, h, w);
-        let out = self.run(x, &g);
-        Ok((
-            CpuStorage::F32(out),
-            Shape::from((b, g.out_h, g.out_w, self.channels)),
-        ))
+        spatial_fwd(self, storage, layout)
     }
 
     fn bwd(&self, arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let (_, h, w, _) = arg.dims4()?;
-        let g = grad_res.contiguous()?;
-        let op = DepthwiseBackward {
-            op: self.clone(),
-            in_h: h,
-            in_w: w,
-        };
-        Ok(Some(g.apply_op2_no_bwd(res, &op)?))
-    }
-}
-
-struct DepthwiseBackward {
-    op: Depthwise,
-    in_h: usize,
-    in_w: usize,
-}
-
-impl CustomOp2 for DepthwiseBackward {
-    fn name(&self) -> &'static str {
-        "depthwise-conv-backward"
-    }
-
-    fn cpu_fwd(
-        &self,
-        gs: &CpuStorage,
-        gl: &Layout,
-        ys: &CpuStorage,
-        yl: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let op = &self.op;
-        let grad = f32_slice(gs, gl, self.name())?;
-        let (b, _, _) = nhwc(gl, op.channels, self.name())?;
-        let g = op.geom(b, self.in_h, self.in_w);
-        let gin = op.input_grad(grad, f32_slice(ys, yl, self.name())?, &g);
-        Ok((
-            CpuStorage::F32(gin),
-            Shape::from((b, self.in_h, self.in_w, op.channels)),
-        ))
+        spatial_bwd(self, arg, res, grad_res)
     }
 }
 
@@ -331,13 +298,24 @@ impl DenseConv {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op1(self.clone())
     }
+}
 
-    pub(crate) fn geom(&self, b: usize, h: usize, w: usize) -> ConvGeom {
+impl Spatial for DenseConv {
+    const NAME: &'static str = "dense-conv";
+    const BACKWARD_NAME: &'static str = "dense-conv-backward";
+    fn in_channels(&self) -> usize {
+        self.cin
+    }
+    fn out_channels(&self) -> usize {
+        self.cout
+    }
+
+    fn geom(&self, b: usize, h: usize, w: usize) -> ConvGeom {
         ConvGeom::same(b, h, w, self.kernel, self.stride)
     }
 
     /// Forward through im2col and one matrix product.
-    pub(crate) fn run(&self, x: &[f32], g: &ConvGeom) -> Vec<f32> {
+    fn run(&self, x: &[f32], g: &ConvGeom) -> Vec<f32> {
         let cols = kernels::im2col(x, self.cin, g);
         let m = g.batch * g.out_h * g.out_w;
         let ncol = self.kernel * self.kernel * self.cin;
@@ -347,7 +325,7 @@ impl DenseConv {
     }
 
     /// Input gradient from the output gradient and the output `y`.
-    pub(crate) fn input_grad(&self, grad: &[f32], y: &[f32], g: &ConvGeom) -> Vec<f32> {
+    fn input_grad(&self, grad: &[f32], y: &[f32], g: &ConvGeom) -> Vec<f32> {
         let masked = self.act.backward_slice(grad, y);
         let grad = masked.as_deref().unwrap_or(grad);
         let ncol = self.kernel * self.kernel * self.cin;
@@ -359,41 +337,74 @@ impl DenseConv {
 
 impl CustomOp1 for DenseConv {
     fn name(&self) -> &'static str {
-        "dense-conv"
+        Self::NAME
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let x = f32_slice(storage, layout, self.name())?;
-        let (b, h, w) = nhwc(layout, self.cin, self.name())?;
-        let g = self.geom(b, h, w);
-        let out = self.run(x, &g);
-        Ok((
-            CpuStorage::F32(out),
-            Shape::from((b, g.out_h, g.out_w, self.cout)),
-        ))
+        spatial_fwd(self, storage, layout)
     }
 
     fn bwd(&self, arg: &Tensor, res: &Tensor, grad_res: &Tensor) -> Result<Option<Tensor>> {
-        let (_, h, w, _) = arg.dims4()?;
-        let g = grad_res.contiguous()?;
-        let op = DenseConvBackward {
-            op: self.clone(),
-            in_h: h,
-            in_w: w,
-        };
-        Ok(Some(g.apply_op2_no_bwd(res, &op)?))
+        spatial_bwd(self, arg, res, grad_res)
     }
 }
 
-struct DenseConvBackward {
-    op: DenseConv,
+/// What the k×k convolutions (depthwise and dense) share as candle ops: NHWC in and out,
+/// 'SAME' geometry, a slice-level forward and input gradient.
+pub(crate) trait Spatial: Clone + Send + Sync + 'static {
+    const NAME: &'static str;
+    const BACKWARD_NAME: &'static str;
+    fn in_channels(&self) -> usize;
+    fn out_channels(&self) -> usize;
+    fn geom(&self, b: usize, h: usize, w: usize) -> ConvGeom;
+    /// Forward of `g.batch` images.
+    fn run(&self, x: &[f32], g: &ConvGeom) -> Vec<f32>;
+    /// Input gradient from the output gradient and the output `y` (for the ReLU6 mask).
+    fn input_grad(&self, grad: &[f32], y: &[f32], g: &ConvGeom) -> Vec<f32>;
+}
+
+fn spatial_fwd<T: Spatial>(
+    op: &T,
+    storage: &CpuStorage,
+    layout: &Layout,
+) -> Result<(CpuStorage, Shape)> {
+    let x = f32_slice(storage, layout, T::NAME)?;
+    let (b, h, w) = nhwc(layout, op.in_channels(), T::NAME)?;
+    let g = op.geom(b, h, w);
+    let out = op.run(x, &g);
+    Ok((
+        CpuStorage::F32(out),
+        Shape::from((b, g.out_h, g.out_w, op.out_channels())),
+    ))
+}
+
+fn spatial_bwd<T: Spatial>(
+    op: &T,
+    arg: &Tensor,
+    res: &Tensor,
+    grad_res: &Tensor,
+) -> Result<Option<Tensor>> {
+    let (_, h, w, _) = arg.dims4()?;
+    let backward = SpatialBackward {
+        op: op.clone(),
+        in_h: h,
+        in_w: w,
+    };
+    Ok(Some(
+        grad_res.contiguous()?.apply_op2_no_bwd(res, &backward)?,
+    ))
+}
+
+/// Input gradient of a [`Spatial`] op, from the output gradient and the output.
+struct SpatialBackward<T> {
+    op: T,
     in_h: usize,
     in_w: usize,
 }
 
-impl CustomOp2 for DenseConvBackward {
+impl<T: Spatial> CustomOp2 for SpatialBackward<T> {
     fn name(&self) -> &'static str {
-        "dense-conv-backward"
+        T::BACKWARD_NAME
     }
 
     fn cpu_fwd(
@@ -404,14 +415,14 @@ impl CustomOp2 for DenseConvBackward {
         yl: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let op = &self.op;
-        let grad = f32_slice(gs, gl, self.name())?;
-        let (b, oh, ow) = nhwc(gl, op.cout, self.name())?;
+        let grad = f32_slice(gs, gl, T::BACKWARD_NAME)?;
+        let (b, oh, ow) = nhwc(gl, op.out_channels(), T::BACKWARD_NAME)?;
         let g = op.geom(b, self.in_h, self.in_w);
         debug_assert_eq!((g.out_h, g.out_w), (oh, ow));
-        let gin = op.input_grad(grad, f32_slice(ys, yl, self.name())?, &g);
+        let gin = op.input_grad(grad, f32_slice(ys, yl, T::BACKWARD_NAME)?, &g);
         Ok((
             CpuStorage::F32(gin),
-            Shape::from((b, self.in_h, self.in_w, op.cin)),
+            Shape::from((b, self.in_h, self.in_w, op.in_channels())),
         ))
     }
 }
