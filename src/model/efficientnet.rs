@@ -10,7 +10,7 @@ use candle_nn::{Linear, VarBuilder};
 use rayon::prelude::*;
 
 use super::kernels;
-use super::ops::{Act, DenseConv, Depthwise, Pointwise};
+use super::ops::{Act, DenseConv, Depthwise, Pointwise, Spatial};
 
 /// Larger batches run as sub-batches of this size: beyond it the activations of a block
 /// (B×112×112×96 floats after the first expansion) fall out of cache and throughput drops
@@ -147,6 +147,35 @@ impl Module for MbConv {
             h + x
         } else {
             Ok(h)
+        }
+    }
+}
+
+/// One block run on one image's slices: its output and the intermediates its backward needs.
+struct BlockRun {
+    expanded: Option<Vec<f32>>,
+    depthwise: Vec<f32>,
+    out: Vec<f32>,
+    out_h: usize,
+    out_w: usize,
+}
+
+impl MbConv {
+    /// The block on one `h`×`w` image, through the slice-level kernels (no tensors).
+    fn run(&self, x: &[f32], h: usize, w: usize) -> BlockRun {
+        let expanded = self.expand.as_ref().map(|e| e.run(x, h * w));
+        let g = self.depthwise.geom(1, h, w);
+        let depthwise = self.depthwise.run(expanded.as_deref().unwrap_or(x), &g);
+        let mut out = self.project.run(&depthwise, g.out_h * g.out_w);
+        if self.residual {
+            out.iter_mut().zip(x).for_each(|(o, i)| *o += i);
+        }
+        BlockRun {
+            expanded,
+            depthwise,
+            out,
+            out_h: g.out_h,
+            out_w: g.out_w,
         }
     }
 }
@@ -325,19 +354,10 @@ impl EfficientNetLite0 {
         let mut blocks = Vec::with_capacity(self.blocks.len());
         let mut cur: Option<Vec<f32>> = None;
         for block in &self.blocks {
-            let input: &[f32] = cur.as_deref().unwrap_or(&stem);
-            let expanded = block.expand.as_ref().map(|e| e.run(input, hh * ww));
-            let dg = block.depthwise.geom(1, hh, ww);
-            let dw = block
-                .depthwise
-                .run(expanded.as_deref().unwrap_or(input), &dg);
-            let mut out = block.project.run(&dw, dg.out_h * dg.out_w);
-            if block.residual {
-                out.iter_mut().zip(input).for_each(|(o, i)| *o += i);
-            }
-            blocks.push((expanded, dw, (hh, ww)));
-            (hh, ww) = (dg.out_h, dg.out_w);
-            cur = Some(out);
+            let r = block.run(cur.as_deref().unwrap_or(&stem), hh, ww);
+            blocks.push((r.expanded, r.depthwise, (hh, ww)));
+            (hh, ww) = (r.out_h, r.out_w);
+            cur = Some(r.out);
         }
         let head = self.head.run(cur.as_deref().unwrap_or(&stem), hh * ww);
         (Saved { stem, blocks, head }, hh, ww)
@@ -349,18 +369,9 @@ impl EfficientNetLite0 {
         let mut cur = self.stem.run(x, &g);
         let (mut hh, mut ww) = (g.out_h, g.out_w);
         for block in &self.blocks {
-            let expanded = block.expand.as_ref().map(|e| e.run(&cur, hh * ww));
-            let dg = block.depthwise.geom(1, hh, ww);
-            let dw = block
-                .depthwise
-                .run(expanded.as_deref().unwrap_or(&cur), &dg);
-            drop(expanded);
-            let mut out = block.project.run(&dw, dg.out_h * dg.out_w);
-            if block.residual {
-                out.iter_mut().zip(&cur).for_each(|(o, i)| *o += i);
-            }
-            (hh, ww) = (dg.out_h, dg.out_w);
-            cur = out;
+            let r = block.run(&cur, hh, ww);
+            (hh, ww) = (r.out_h, r.out_w);
+            cur = r.out;
         }
         let head = self.head.run(&cur, hh * ww);
         let c = self.head.cout();
