@@ -632,29 +632,26 @@ impl App {
     }
 
     fn click(&mut self, column: u16, row: u16) {
-        let inside = |(y, x, w, h): (u16, u16, u16, u16)| {
-            column >= x && column < x + w && row >= y && row < y + h
+        // The list index under the click, if it is on a row of a list with `cursor` and `len`.
+        let row_at = |(y, x, w, h): (u16, u16, u16, u16), cursor: usize, len: usize| {
+            let inside = column >= x && column < x + w && row >= y && row < y + h;
+            inside.then(|| {
+                let (first, _) = super::view::list_window(cursor, len, h as usize);
+                first + (row - y) as usize
+            })
         };
-        if inside(self.list_rows.files) {
+        if let Some(i) = row_at(self.list_rows.files, self.file_cursor, self.visible.len()) {
             self.focus = Focus::Files;
-            let (first, _) = super::view::list_window(
-                self.file_cursor,
-                self.visible.len(),
-                self.list_rows.files.3 as usize,
-            );
-            let i = first + (row - self.list_rows.files.0) as usize;
             if i < self.visible.len() {
                 self.file_cursor = i;
                 self.select_from_list(self.visible[i]);
             }
-        } else if inside(self.list_rows.neighbours) {
+        } else if let Some(i) = row_at(
+            self.list_rows.neighbours,
+            self.nb_cursor,
+            self.neighbours.len(),
+        ) {
             self.focus = Focus::Neighbours;
-            let (first, _) = super::view::list_window(
-                self.nb_cursor,
-                self.neighbours.len(),
-                self.list_rows.neighbours.3 as usize,
-            );
-            let i = first + (row - self.list_rows.neighbours.0) as usize;
             if i < self.neighbours.len() {
                 self.nb_cursor = i;
             }
