@@ -329,3 +329,61 @@ fn raw_forward_equals_the_candle_forward() {
         assert!(diff <= 1e-5 * scale, "max |diff| {diff} vs max {scale}");
     }
 }
+
+/// An incremental re-run after changing a few regions of the image gives the embedding a full
+/// pass over the changed image gives: for a small change, a change that touches the border and
+/// spreads to every later layer, an empty change and a change of every pixel.
+#[test]
+fn incremental_rerun_equals_a_full_pass_of_the_changed_image() {
+    use simtui::model::kernels::Changed;
+    let embedder = simtui::engine::Embedder::new(None, Default::default()).unwrap();
+    let model = &embedder.model;
+    let s = 96;
+    let original = values(s * s * 3, 120, 1.0);
+    let other = values(s * s * 3, 121, 1.0);
+    let mut pass = model.retain(&original, s, s).unwrap();
+    let mut current = original.clone();
+    // (rows, columns) rectangles copied from `other`, one change after another.
+    let steps: [&[(std::ops::Range<usize>, std::ops::Range<usize>)]; 4] = [
+        &[(40..48, 40..48)],
+        &[(0..8, 88..96), (17..25, 3..11), (60..90, 30..38)],
+        &[],
+        &[(0..s, 0..s)],
+    ];
+    for (i, rects) in steps.iter().enumerate() {
+        let mut changed = Changed::none(s, s);
+        for (ys, xs) in rects.iter() {
+            for y in ys.clone() {
+                for x in xs.clone() {
+                    let at = (y * s + x) * 3;
+                    current[at..at + 3].copy_from_slice(&other[at..at + 3]);
+                }
+            }
+            changed.mark(ys.clone(), xs.clone());
+        }
+        model.rerun(&mut pass, &current, &changed).unwrap();
+        let got = pass.embedding(model);
+        let full = model
+            .embed_images_raw(std::slice::from_ref(&current), s, s)
+            .unwrap();
+        let scale = full[0].iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = got
+            .iter()
+            .zip(&full[0])
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            diff <= 1e-5 * scale,
+            "step {i}: max |diff| {diff} vs max {scale}"
+        );
+    }
+    // The chain did move: the end is `other`, far from the start.
+    let start = model
+        .embed_images_raw(std::slice::from_ref(&original), s, s)
+        .unwrap();
+    let end = pass.embedding(model);
+    let moved = start[0]
+        .iter()
+        .zip(&end)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(moved > 1e-2, "the changes reached the embedding ({moved})");
+}

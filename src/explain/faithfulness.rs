@@ -9,10 +9,13 @@
 use anyhow::Result;
 use serde::Serialize;
 
+use rayon::prelude::*;
+
 use super::noise::Normal;
 use super::SaliencyMap;
 use crate::engine::{cosine, Embedder};
-use crate::model::INPUT_SIZE;
+use crate::model::kernels::{self, Changed};
+use crate::model::{EfficientNetLite0, Retained, INPUT_SIZE};
 
 /// Side of the square patches that are deleted or inserted together.
 pub const PATCH: usize = 8;
@@ -53,34 +56,43 @@ pub fn gaussian_blur(
     sigma: f32,
 ) -> Vec<f32> {
     assert_eq!(data.len(), width * height * channels);
-    let radius = (3.0 * sigma).ceil() as isize;
-    let kernel: Vec<f32> = (-radius..=radius)
-        .map(|d| (-(d * d) as f32 / (2.0 * sigma * sigma)).exp())
+    let radius = (3.0 * sigma).ceil() as usize;
+    let kernel: Vec<f32> = (0..=2 * radius)
+        .map(|i| {
+            let d = i as f32 - radius as f32;
+            (-(d * d) / (2.0 * sigma * sigma)).exp()
+        })
         .collect();
     let total: f32 = kernel.iter().sum();
     let kernel: Vec<f32> = kernel.iter().map(|k| k / total).collect();
-    let pass = |src: &[f32], horizontal: bool| -> Vec<f32> {
-        let mut dst = vec![0f32; src.len()];
-        for y in 0..height {
-            for x in 0..width {
-                for c in 0..channels {
-                    let mut acc = 0f32;
-                    for (k, w) in kernel.iter().enumerate() {
-                        let d = k as isize - radius;
-                        let (sx, sy) = if horizontal {
-                            ((x as isize + d).clamp(0, width as isize - 1) as usize, y)
-                        } else {
-                            (x, (y as isize + d).clamp(0, height as isize - 1) as usize)
-                        };
-                        acc += w * src[(sy * width + sx) * channels + c];
-                    }
-                    dst[(y * width + x) * channels + c] = acc;
-                }
-            }
+    let row_len = width * channels;
+    // Horizontal: each row padded with copies of its edge pixels, then one multiply-add of a
+    // shifted slice per tap (contiguous, so it vectorises).
+    let mut across = vec![0f32; data.len()];
+    let mut padded = vec![0f32; (width + 2 * radius) * channels];
+    for (src, dst) in data
+        .chunks_exact(row_len)
+        .zip(across.chunks_exact_mut(row_len))
+    {
+        for (i, px) in padded.chunks_exact_mut(channels).enumerate() {
+            let x = i.saturating_sub(radius).min(width - 1);
+            px.copy_from_slice(&src[x * channels..][..channels]);
         }
-        dst
-    };
-    pass(&pass(data, true), false)
+        for (t, w) in kernel.iter().enumerate() {
+            let shifted = &padded[t * channels..][..row_len];
+            dst.iter_mut().zip(shifted).for_each(|(d, v)| *d += w * v);
+        }
+    }
+    // Vertical: each output row is a weighted sum of whole (clamped) input rows.
+    let mut out = vec![0f32; data.len()];
+    for (y, dst) in out.chunks_exact_mut(row_len).enumerate() {
+        for (t, w) in kernel.iter().enumerate() {
+            let sy = (y + t).saturating_sub(radius).min(height - 1);
+            let src = &across[sy * row_len..][..row_len];
+            dst.iter_mut().zip(src).for_each(|(d, v)| *d += w * v);
+        }
+    }
+    out
 }
 
 /// Patch indices (row-major on the 28×28 grid), most salient first.
@@ -115,8 +127,8 @@ fn random_order(seed: u64) -> Vec<usize> {
     })
 }
 
-/// Copies patch `p` of `from` into `to`.
-fn copy_patch(to: &mut [f32], from: &[f32], p: usize) {
+/// Copies patch `p` of `from` into `to`, and marks it in `changed`.
+fn copy_patch(to: &mut [f32], from: &[f32], p: usize, changed: &mut Changed) {
     let s = INPUT_SIZE as usize;
     let g = s / PATCH;
     let (px, py) = (p % g, p / g);
@@ -124,39 +136,52 @@ fn copy_patch(to: &mut [f32], from: &[f32], p: usize) {
         let start = ((py * PATCH + dy) * s + px * PATCH) * 3;
         to[start..start + PATCH * 3].copy_from_slice(&from[start..start + PATCH * 3]);
     }
+    changed.mark(py * PATCH..(py + 1) * PATCH, px * PATCH..(px + 1) * PATCH);
 }
 
-/// The images along one curve: start from `start`, copy patches of `fill` in `order`, in
-/// [`STEPS`] steps (STEPS + 1 images, both ends included).
-fn curve_images(start: &[f32], fill: &[f32], order: &[usize]) -> Vec<Vec<f32>> {
-    let mut images = Vec::with_capacity(STEPS + 1);
-    let mut current = start.to_vec();
-    let mut done = 0;
-    for k in 0..=STEPS {
+/// The patches copied at each step of a curve over `order` (STEPS steps).
+fn step_patches(order: &[usize]) -> impl Iterator<Item = &[usize]> {
+    (1..=STEPS).scan(0, move |done, k| {
         let target = (k * order.len() + STEPS / 2) / STEPS;
-        for &p in &order[done..target] {
-            copy_patch(&mut current, fill, p);
+        let step = &order[*done..target];
+        *done = target;
+        Some(step)
+    })
+}
+
+/// One curve to trace: from `start`, whose full pass is `pass`, copy patches of `fill` in
+/// `order`.
+struct Curve<'a> {
+    pass: &'a Retained,
+    start: &'a [f32],
+    fill: &'a [f32],
+    order: &'a [usize],
+}
+
+impl Curve<'_> {
+    /// The scores of the inner points (steps 1 to STEPS − 1) against `other`. Each step re-runs
+    /// the network only where its patches reach (see [`Retained`]); the images are never all
+    /// held at once.
+    fn inner_scores(&self, model: &EfficientNetLite0, other: &[f32]) -> Result<Vec<f32>> {
+        let s = INPUT_SIZE as usize;
+        let mut pass = self.pass.clone();
+        let mut current = self.start.to_vec();
+        let mut scores = Vec::with_capacity(STEPS - 1);
+        for step in step_patches(self.order).take(STEPS - 1) {
+            let mut changed = Changed::none(s, s);
+            for &p in step {
+                copy_patch(&mut current, self.fill, p, &mut changed);
+            }
+            model.rerun(&mut pass, &current, &changed)?;
+            scores.push(cosine(&pass.embedding(model), other));
         }
-        done = target;
-        images.push(current.clone());
+        Ok(scores)
     }
-    images
 }
 
-/// Cosine to `other` of each image, in batches of 16 over all the images at once (one
-/// partial batch in all, not one per curve).
-fn scores(embedder: &Embedder, images: &[Vec<f32>], other: &[f32]) -> Result<Vec<f32>> {
-    let mut out = Vec::with_capacity(images.len());
-    let s = INPUT_SIZE as usize;
-    for e in embedder.model.embed_images_raw(images, s, s)? {
-        out.push(cosine(&e, other));
-    }
-    Ok(out)
-}
-
-/// Deletion and insertion curves of each order, scored together. Deletion starts from
-/// `input` and ends at `blur`, insertion the other way round: the two shared end images are
-/// scored once.
+/// Deletion and insertion curves of each order. Deletion starts from `input` and ends at
+/// `blur`, insertion the other way round: the two end images get one full pass each, and every
+/// curve (one per thread) goes on from its start by incremental passes.
 fn curve_pairs(
     embedder: &Embedder,
     input: &[f32],
@@ -164,23 +189,45 @@ fn curve_pairs(
     orders: &[&[usize]],
     other: &[f32],
 ) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
-    let mut images = vec![input.to_vec(), blur.to_vec()];
-    for order in orders {
-        images.extend(curve_images(input, blur, order).drain(1..STEPS));
-        images.extend(curve_images(blur, input, order).drain(1..STEPS));
-    }
-    let s = scores(embedder, &images, other)?;
-    let (at_input, at_blur) = (s[0], s[1]);
-    let inner = STEPS - 1;
-    Ok((0..orders.len())
-        .map(|i| {
-            let base = 2 + i * 2 * inner;
-            let mut deletion = vec![at_input];
-            deletion.extend_from_slice(&s[base..base + inner]);
-            deletion.push(at_blur);
-            let mut insertion = vec![at_blur];
-            insertion.extend_from_slice(&s[base + inner..base + 2 * inner]);
-            insertion.push(at_input);
+    let model = &embedder.model;
+    let s = INPUT_SIZE as usize;
+    let (at_input, at_blur) = rayon::join(
+        || kernels::serial(|| model.retain(input, s, s)),
+        || kernels::serial(|| model.retain(blur, s, s)),
+    );
+    let (at_input, at_blur) = (at_input?, at_blur?);
+    let (score_input, score_blur) = (
+        cosine(&at_input.embedding(model), other),
+        cosine(&at_blur.embedding(model), other),
+    );
+    let curves: Vec<Curve> = orders
+        .iter()
+        .flat_map(|&order| {
+            [
+                Curve {
+                    pass: &at_input,
+                    start: input,
+                    fill: blur,
+                    order,
+                },
+                Curve {
+                    pass: &at_blur,
+                    start: blur,
+                    fill: input,
+                    order,
+                },
+            ]
+        })
+        .collect();
+    let inner = curves
+        .par_iter()
+        .map(|curve| kernels::serial(|| curve.inner_scores(model, other)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(inner
+        .chunks_exact(2)
+        .map(|pair| {
+            let deletion = [&[score_input][..], &pair[0], &[score_blur]].concat();
+            let insertion = [&[score_blur][..], &pair[1], &[score_input]].concat();
             (deletion, insertion)
         })
         .collect())
@@ -236,7 +283,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shared_end_images_are_scored_once_with_the_same_result() {
+    fn incremental_curves_match_full_passes_of_every_image() {
         let embedder = Embedder::new(None, Default::default()).unwrap();
         let s = INPUT_SIZE as usize;
         let input: Vec<f32> = (0..s * s * 3)
@@ -257,8 +304,29 @@ mod tests {
         let (deletion, insertion) = curves(&embedder, &input, &other, &map).unwrap();
         let blur = blurred(&input);
         let order = patch_order(&map);
+        // Every image of the curve built and scored by a full pass of its own.
         let direct = |start: &[f32], fill: &[f32]| {
-            scores(&embedder, &curve_images(start, fill, &order), &other).unwrap()
+            let mut images = vec![start.to_vec()];
+            let mut current = start.to_vec();
+            let mut changed = Changed::none(s, s);
+            for step in step_patches(&order) {
+                for &p in step {
+                    copy_patch(&mut current, fill, p, &mut changed);
+                }
+                images.push(current.clone());
+            }
+            assert_eq!(
+                images.last().unwrap(),
+                fill,
+                "the curve ends at the other image"
+            );
+            embedder
+                .model
+                .embed_images_raw(&images, s, s)
+                .unwrap()
+                .iter()
+                .map(|e| cosine(e, &other))
+                .collect::<Vec<f32>>()
         };
         for (a, b) in deletion.iter().zip(direct(&input, &blur)) {
             assert!((a - b).abs() < 1e-5, "deletion {a} vs {b}");
@@ -287,6 +355,42 @@ mod tests {
             at(10) < -0.99 && at(s - 10) > 0.99,
             "far from the edge nothing changes"
         );
+    }
+
+    #[test]
+    fn blur_equals_the_direct_clamped_sum() {
+        // Includes a radius wider than the image (σ 3 on 5 pixels), as for the small maps
+        // render.rs smooths.
+        for &(w, h, c, sigma) in &[(23usize, 17usize, 3usize, 2.0f32), (5, 4, 1, 3.0)] {
+            let data: Vec<f32> = (0..w * h * c)
+                .map(|i| ((i * 37 % 23) as f32) - 11.0)
+                .collect();
+            let radius = (3.0 * sigma).ceil() as isize;
+            let weight = |d: isize| (-((d * d) as f32) / (2.0 * sigma * sigma)).exp();
+            let total: f32 = (-radius..=radius).map(weight).sum();
+            let got = gaussian_blur(&data, w, h, c, sigma);
+            for y in 0..h as isize {
+                for x in 0..w as isize {
+                    for ch in 0..c {
+                        let mut acc = 0f32;
+                        for dy in -radius..=radius {
+                            for dx in -radius..=radius {
+                                let sy = (y + dy).clamp(0, h as isize - 1) as usize;
+                                let sx = (x + dx).clamp(0, w as isize - 1) as usize;
+                                acc += weight(dy) * weight(dx) * data[(sy * w + sx) * c + ch];
+                            }
+                        }
+                        let want = acc / (total * total);
+                        let at = (y as usize * w + x as usize) * c + ch;
+                        assert!(
+                            (got[at] - want).abs() < 1e-4,
+                            "({x},{y},{ch}): {} vs {want}",
+                            got[at]
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use candle_nn::{Linear, VarBuilder};
 
 use rayon::prelude::*;
 
-use super::kernels;
+use super::kernels::{self, Changed};
 use super::ops::{Act, DenseConv, Depthwise, Pointwise, Spatial};
 
 /// Larger batches run as sub-batches of this size: beyond it the activations of a block
@@ -151,11 +151,15 @@ impl Module for MbConv {
     }
 }
 
-/// One block run on one image's slices: its output and the intermediates its backward needs.
+/// One block run on one image's slices: its output and the intermediates its backward (and an
+/// incremental re-run) needs.
+#[derive(Clone)]
 struct BlockRun {
     expanded: Option<Vec<f32>>,
     depthwise: Vec<f32>,
     out: Vec<f32>,
+    in_h: usize,
+    in_w: usize,
     out_h: usize,
     out_w: usize,
 }
@@ -174,9 +178,38 @@ impl MbConv {
             expanded,
             depthwise,
             out,
+            in_h: h,
+            in_w: w,
             out_h: g.out_h,
             out_w: g.out_w,
         }
+    }
+
+    /// Brings `run`, this block's pass over an earlier input, up to date with the new input
+    /// `x`, which differs from the earlier one only at the pixels `changed` marks. Returns
+    /// the output pixels that changed.
+    fn rerun(&self, x: &[f32], run: &mut BlockRun, changed: &Changed) -> Changed {
+        let g = self.depthwise.geom(1, run.in_h, run.in_w);
+        let out_changed = changed.through(&g);
+        if changed.count() == 0 {
+            return out_changed;
+        }
+        if let (Some(e), Some(expanded)) = (&self.expand, run.expanded.as_mut()) {
+            e.rerun_rows(x, &changed.pixels(), expanded);
+        }
+        let dw_in = run.expanded.as_deref().unwrap_or(x);
+        self.depthwise
+            .rerun(dw_in, &g, &out_changed, &mut run.depthwise);
+        let rows = out_changed.pixels();
+        self.project.rerun_rows(&run.depthwise, &rows, &mut run.out);
+        if self.residual {
+            let c = self.project.cout();
+            for &p in &rows {
+                let (o, i) = (&mut run.out[p * c..][..c], &x[p * c..][..c]);
+                o.iter_mut().zip(i).for_each(|(o, i)| *o += i);
+            }
+        }
+        out_changed
     }
 }
 
@@ -332,17 +365,31 @@ impl EfficientNetLite0 {
     }
 }
 
-/// Per block: the expansion's output (if any), the depthwise output, the block input's
-/// spatial size.
-type SavedBlock = (Option<Vec<f32>>, Vec<f32>, (usize, usize));
-
-/// What one image's forward pass keeps for its backward pass.
+/// What one image's forward pass keeps for its backward pass or an incremental re-run.
+#[derive(Clone)]
 struct Saved {
+    /// Input size.
+    h: usize,
+    w: usize,
     /// Stem output.
     stem: Vec<f32>,
-    blocks: Vec<SavedBlock>,
+    blocks: Vec<BlockRun>,
     /// Head output (7×7×1280 for a 224 input).
     head: Vec<f32>,
+}
+
+/// One image's activations, kept so that a copy of the image with a few regions changed can be
+/// scored by recomputing only the activations those regions reach (see
+/// [`EfficientNetLite0::rerun`]). The deletion and insertion curves change 1/50 of the patches
+/// per step, which leaves most of the high-resolution layers, the costly ones, untouched.
+#[derive(Clone)]
+pub struct Retained(Saved);
+
+impl Retained {
+    /// The pooled embedding of the image these activations belong to.
+    pub fn embedding(&self, model: &EfficientNetLite0) -> Vec<f32> {
+        model.pool(&self.0.head)
+    }
 }
 
 impl EfficientNetLite0 {
@@ -351,16 +398,35 @@ impl EfficientNetLite0 {
         let g = self.stem.geom(1, h, w);
         let stem = self.stem.run(x, &g);
         let (mut hh, mut ww) = (g.out_h, g.out_w);
-        let mut blocks = Vec::with_capacity(self.blocks.len());
-        let mut cur: Option<Vec<f32>> = None;
+        let mut blocks: Vec<BlockRun> = Vec::with_capacity(self.blocks.len());
         for block in &self.blocks {
-            let r = block.run(cur.as_deref().unwrap_or(&stem), hh, ww);
-            blocks.push((r.expanded, r.depthwise, (hh, ww)));
+            let r = block.run(blocks.last().map_or(&stem, |b| &b.out), hh, ww);
             (hh, ww) = (r.out_h, r.out_w);
-            cur = Some(r.out);
+            blocks.push(r);
         }
-        let head = self.head.run(cur.as_deref().unwrap_or(&stem), hh * ww);
-        (Saved { stem, blocks, head }, hh, ww)
+        let head = self
+            .head
+            .run(blocks.last().map_or(&stem, |b| &b.out), hh * ww);
+        let saved = Saved {
+            h,
+            w,
+            stem,
+            blocks,
+            head,
+        };
+        (saved, hh, ww)
+    }
+
+    /// Mean of a head output over its cells: the pooled embedding.
+    fn pool(&self, head: &[f32]) -> Vec<f32> {
+        let c = self.head.cout();
+        let mut pooled = vec![0f32; c];
+        for cell in head.chunks_exact(c) {
+            pooled.iter_mut().zip(cell).for_each(|(p, v)| *p += v);
+        }
+        let n = (head.len() / c) as f32;
+        pooled.iter_mut().for_each(|p| *p /= n);
+        pooled
     }
 
     /// One image (H×W×3, channels last) to its pooled embedding, keeping nothing.
@@ -373,15 +439,45 @@ impl EfficientNetLite0 {
             (hh, ww) = (r.out_h, r.out_w);
             cur = r.out;
         }
-        let head = self.head.run(&cur, hh * ww);
-        let c = self.head.cout();
-        let mut pooled = vec![0f32; c];
-        for cell in head.chunks_exact(c) {
-            pooled.iter_mut().zip(cell).for_each(|(p, v)| *p += v);
+        self.pool(&self.head.run(&cur, hh * ww))
+    }
+
+    /// One image's forward pass (H×W×3, channels last, kernels on this thread), keeping every
+    /// activation for [`Self::rerun`].
+    pub fn retain(&self, x: &[f32], h: usize, w: usize) -> Result<Retained> {
+        if x.len() != h * w * 3 {
+            candle_core::bail!("input has {} values, expected {h}×{w}×3", x.len());
         }
-        let n = (hh * ww) as f32;
-        pooled.iter_mut().for_each(|p| *p /= n);
-        pooled
+        Ok(Retained(self.forward_saving(x, h, w).0))
+    }
+
+    /// Brings `retained` up to date with `x`, an image that differs from the one it was
+    /// computed on only at the pixels `changed` marks (an input-sized map): each layer
+    /// recomputes just the pixels whose receptive field meets the change. Gives the same
+    /// activations as a fresh [`Self::retain`] of `x`, up to float rounding.
+    pub fn rerun(&self, retained: &mut Retained, x: &[f32], changed: &Changed) -> Result<()> {
+        let saved = &mut retained.0;
+        if x.len() != saved.h * saved.w * 3 || (changed.h, changed.w) != (saved.h, saved.w) {
+            candle_core::bail!(
+                "rerun of a {}×{} pass with a {}-value input and a {}×{} change",
+                saved.h,
+                saved.w,
+                x.len(),
+                changed.h,
+                changed.w
+            );
+        }
+        let g = self.stem.geom(1, saved.h, saved.w);
+        let mut changed = changed.through(&g);
+        self.stem.rerun(x, &g, &changed, &mut saved.stem);
+        let mut input: &[f32] = &saved.stem;
+        for (block, run) in self.blocks.iter().zip(saved.blocks.iter_mut()) {
+            changed = block.rerun(input, run, &changed);
+            input = &run.out;
+        }
+        self.head
+            .rerun_rows(input, &changed.pixels(), &mut saved.head);
+        Ok(())
     }
 
     /// Pooled embeddings of prepared images (H×W×3 each), without candle tensors: whole
@@ -424,11 +520,12 @@ impl EfficientNetLite0 {
             .flat_map(|_| v.iter().map(|x| x / cells as f32))
             .collect();
         let mut g = self.head.input_grad(&g_head, &saved.head, cells);
-        for (block, (expanded, dw, (bh, bw))) in self.blocks.iter().zip(&saved.blocks).rev() {
-            let dg = block.depthwise.geom(1, *bh, *bw);
+        for (block, run) in self.blocks.iter().zip(&saved.blocks).rev() {
+            let (bh, bw) = (run.in_h, run.in_w);
+            let dg = block.depthwise.geom(1, bh, bw);
             let g_dw = block.project.input_grad(&g, &[], dg.out_h * dg.out_w);
-            let g_exp = block.depthwise.input_grad(&g_dw, dw, &dg);
-            let mut g_in = match (&block.expand, expanded) {
+            let g_exp = block.depthwise.input_grad(&g_dw, &run.depthwise, &dg);
+            let mut g_in = match (&block.expand, &run.expanded) {
                 (Some(e), Some(y)) => e.input_grad(&g_exp, y, bh * bw),
                 _ => g_exp,
             };

@@ -69,6 +69,109 @@ impl ConvGeom {
     }
 }
 
+/// The pixels of one `h`×`w` activation map (batch 1) that differ from an earlier pass over a
+/// similar image: what an incremental pass recomputes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub h: usize,
+    pub w: usize,
+    mask: Vec<bool>,
+    count: usize,
+}
+
+impl Changed {
+    pub fn none(h: usize, w: usize) -> Self {
+        Self {
+            h,
+            w,
+            mask: vec![false; h * w],
+            count: 0,
+        }
+    }
+
+    /// Marks the pixels of the rectangle rows `y`, columns `x` (clipped to the map).
+    pub fn mark(&mut self, y: std::ops::Range<usize>, x: std::ops::Range<usize>) {
+        for yy in y.start..y.end.min(self.h) {
+            for xx in x.start..x.end.min(self.w) {
+                let m = &mut self.mask[yy * self.w + xx];
+                self.count += usize::from(!*m);
+                *m = true;
+            }
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_all(&self) -> bool {
+        self.count == self.h * self.w
+    }
+
+    pub fn contains(&self, y: usize, x: usize) -> bool {
+        self.mask[y * self.w + x]
+    }
+
+    /// Indices (y·w + x) of the marked pixels, row by row.
+    pub fn pixels(&self) -> Vec<usize> {
+        (0..self.mask.len()).filter(|&i| self.mask[i]).collect()
+    }
+
+    /// Maximal runs [x0, x1) of marked pixels in row `y`.
+    pub fn runs(&self, y: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let row = &self.mask[y * self.w..(y + 1) * self.w];
+        let mut x = 0;
+        std::iter::from_fn(move || {
+            while x < row.len() && !row[x] {
+                x += 1;
+            }
+            if x == row.len() {
+                return None;
+            }
+            let start = x;
+            while x < row.len() && row[x] {
+                x += 1;
+            }
+            Some((start, x))
+        })
+    }
+
+    /// The output pixels of a convolution with geometry `g` whose window reads a marked input
+    /// pixel: what changes downstream of this change.
+    pub fn through(&self, g: &ConvGeom) -> Changed {
+        assert_eq!((self.h, self.w), (g.in_h, g.in_w));
+        // Rows first: an output row is touched at input column x if any input row of its
+        // window is marked there; then the same along x.
+        let mut rows = vec![false; g.out_h * self.w];
+        for oy in 0..g.out_h {
+            for t in 0..g.kernel {
+                let Some(iy) = ConvGeom::input_pos(oy, t, g.stride, g.pad_top, g.in_h) else {
+                    continue;
+                };
+                let src = &self.mask[iy * self.w..(iy + 1) * self.w];
+                for (d, s) in rows[oy * self.w..(oy + 1) * self.w].iter_mut().zip(src) {
+                    *d |= *s;
+                }
+            }
+        }
+        let mut out = Changed::none(g.out_h, g.out_w);
+        for oy in 0..g.out_h {
+            let row = &rows[oy * self.w..(oy + 1) * self.w];
+            for ox in 0..g.out_w {
+                let hit = (0..g.kernel).any(|t| {
+                    ConvGeom::input_pos(ox, t, g.stride, g.pad_left, g.in_w)
+                        .is_some_and(|ix| row[ix])
+                });
+                if hit {
+                    out.mask[oy * g.out_w + ox] = true;
+                    out.count += 1;
+                }
+            }
+        }
+        out
+    }
+}
+
 thread_local! {
     static SERIAL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
@@ -262,36 +365,65 @@ pub fn depthwise_forward(
     assert_eq!(bias.len(), c);
     let mut out = vec![0f32; g.batch * g.out_h * g.out_w * c];
     for_rows(&mut out, g.out_w * c, |row, orow| {
-        depthwise_forward_row(
+        depthwise_forward_span(
             x,
             weight,
             bias,
             c,
             g,
             relu6,
-            row / g.out_h,
-            row % g.out_h,
+            (row / g.out_h, row % g.out_h, 0),
             orow,
         )
     });
     out
 }
 
+/// Recomputes the output pixels of one image (batch 1) that `changed` marks, in place in
+/// `out`, from the new input `x`: the same arithmetic as [`depthwise_forward`], so the result
+/// is what a full pass would give.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_forward_changed(
+    x: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    channels: usize,
+    g: &ConvGeom,
+    relu6: bool,
+    changed: &Changed,
+    out: &mut [f32],
+) {
+    let c = channels;
+    assert_eq!(g.batch, 1);
+    assert_eq!((changed.h, changed.w), (g.out_h, g.out_w));
+    assert_eq!(x.len(), g.in_h * g.in_w * c);
+    assert_eq!(out.len(), g.out_h * g.out_w * c);
+    for oy in 0..g.out_h {
+        for (x0, x1) in changed.runs(oy) {
+            let span = &mut out[(oy * g.out_w + x0) * c..(oy * g.out_w + x1) * c];
+            depthwise_forward_span(x, weight, bias, c, g, relu6, (0, oy, x0), span);
+        }
+    }
+}
+
+/// Output pixels `ox0..` of row `oy` of image `b` (`at` = (b, oy, ox0)), as many as `span`
+/// holds.
 #[allow(clippy::too_many_arguments)]
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
-fn depthwise_forward_row(
+fn depthwise_forward_span(
     x: &[f32],
     weight: &[f32],
     bias: &[f32],
     c: usize,
     g: &ConvGeom,
     relu6: bool,
-    b: usize,
-    oy: usize,
-    orow: &mut [f32],
+    at: (usize, usize, usize),
+    span: &mut [f32],
 ) {
     let k = g.kernel;
-    for (ox, acc) in orow.chunks_exact_mut(c).enumerate() {
+    let (b, oy, ox0) = at;
+    for (i, acc) in span.chunks_exact_mut(c).enumerate() {
+        let ox = ox0 + i;
         acc.copy_from_slice(bias);
         for ky in 0..k {
             let Some(iy) = ConvGeom::input_pos(oy, ky, g.stride, g.pad_top, g.in_h) else {
@@ -375,21 +507,41 @@ pub fn im2col(x: &[f32], cin: usize, g: &ConvGeom) -> Vec<f32> {
     for_rows(&mut out, g.out_w * cols, |row, orow| {
         let (b, oy) = (row / g.out_h, row % g.out_h);
         for (ox, dst) in orow.chunks_exact_mut(cols).enumerate() {
-            for ky in 0..k {
-                let Some(iy) = ConvGeom::input_pos(oy, ky, g.stride, g.pad_top, g.in_h) else {
-                    continue;
-                };
-                for kx in 0..k {
-                    let Some(ix) = ConvGeom::input_pos(ox, kx, g.stride, g.pad_left, g.in_w) else {
-                        continue;
-                    };
-                    let src = &x[((b * g.in_h + iy) * g.in_w + ix) * cin..][..cin];
-                    dst[(ky * k + kx) * cin..][..cin].copy_from_slice(src);
-                }
-            }
+            im2col_pixel(x, cin, g, (b, oy, ox), dst);
         }
     });
     out
+}
+
+/// [`im2col`] of one image (batch 1), only the rows of the output pixels `pixels`
+/// (indices oy·out_w + ox), in that order.
+pub fn im2col_pixels(x: &[f32], cin: usize, g: &ConvGeom, pixels: &[usize]) -> Vec<f32> {
+    assert_eq!(g.batch, 1);
+    let cols = g.kernel * g.kernel * cin;
+    let mut out = vec![0f32; pixels.len() * cols];
+    for (&p, dst) in pixels.iter().zip(out.chunks_exact_mut(cols)) {
+        im2col_pixel(x, cin, g, (0, p / g.out_w, p % g.out_w), dst);
+    }
+    out
+}
+
+/// The im2col row of output pixel `at` = (b, oy, ox) into `dst` (zeros left in place where
+/// the window reaches into the padding).
+fn im2col_pixel(x: &[f32], cin: usize, g: &ConvGeom, at: (usize, usize, usize), dst: &mut [f32]) {
+    let k = g.kernel;
+    let (b, oy, ox) = at;
+    for ky in 0..k {
+        let Some(iy) = ConvGeom::input_pos(oy, ky, g.stride, g.pad_top, g.in_h) else {
+            continue;
+        };
+        for kx in 0..k {
+            let Some(ix) = ConvGeom::input_pos(ox, kx, g.stride, g.pad_left, g.in_w) else {
+                continue;
+            };
+            let src = &x[((b * g.in_h + iy) * g.in_w + ix) * cin..][..cin];
+            dst[(ky * k + kx) * cin..][..cin].copy_from_slice(src);
+        }
+    }
 }
 
 /// Adjoint of [`im2col`]: sums each column entry back into the input pixel it was copied from.
@@ -434,6 +586,45 @@ mod tests {
         // stride 1 keeps the size with symmetric padding.
         assert_eq!(same_padding(14, 5, 1), (14, 2));
         assert_eq!(same_padding(7, 3, 1), (7, 1));
+    }
+
+    #[test]
+    fn changed_through_marks_exactly_the_outputs_whose_window_reads_a_change() {
+        for &(h, w, k, stride) in &[(13, 11, 3, 1), (13, 11, 3, 2), (14, 9, 5, 2), (7, 7, 5, 1)] {
+            let g = ConvGeom::same(1, h, w, k, stride);
+            let mut changed = Changed::none(h, w);
+            changed.mark(0..1, 3..5);
+            changed.mark(6..8, 8..20); // clipped at the right edge
+            changed.mark(h - 1..h, 0..1);
+            assert_eq!(changed.count(), 2 + 2 * w.saturating_sub(8) + 1);
+            let out = changed.through(&g);
+            for oy in 0..g.out_h {
+                for ox in 0..g.out_w {
+                    let reads = (0..k).any(|ty| {
+                        (0..k).any(|tx| {
+                            let iy = ConvGeom::input_pos(oy, ty, stride, g.pad_top, h);
+                            let ix = ConvGeom::input_pos(ox, tx, stride, g.pad_left, w);
+                            matches!((iy, ix), (Some(y), Some(x)) if changed.contains(y, x))
+                        })
+                    });
+                    assert_eq!(
+                        out.contains(oy, ox),
+                        reads,
+                        "{h}×{w} k{k} s{stride} at ({oy},{ox})"
+                    );
+                }
+            }
+            let runs: usize = (0..g.out_h)
+                .flat_map(|y| out.runs(y))
+                .map(|(a, b)| b - a)
+                .sum();
+            assert_eq!(runs, out.count(), "runs cover the marked pixels");
+            assert_eq!(out.pixels().len(), out.count());
+        }
+        let mut all = Changed::none(4, 4);
+        all.mark(0..9, 0..9);
+        assert!(all.is_all());
+        assert!(all.through(&ConvGeom::same(1, 4, 4, 3, 2)).is_all());
     }
 
     #[test]

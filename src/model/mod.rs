@@ -6,7 +6,7 @@ pub mod kernels;
 pub mod ops;
 pub mod preprocess;
 
-pub use efficientnet::{global_average, Config, EfficientNetLite0, Forward};
+pub use efficientnet::{global_average, Config, EfficientNetLite0, Forward, Retained};
 pub use preprocess::{Preprocess, INPUT_SIZE, PREPROCESS_VERSION};
 
 /// Length of an embedding (channels of the last feature map).

@@ -12,7 +12,7 @@ use candle_core::{
     backend::BackendStorage, CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor,
 };
 
-use super::kernels::{self, ConvGeom};
+use super::kernels::{self, Changed, ConvGeom};
 
 /// A contiguous f32 view of a custom op's input.
 fn f32_slice<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
@@ -102,6 +102,27 @@ impl Pointwise {
         let mut out = kernels::matmul_new(m, self.cout, self.cin, x, &self.weight, false);
         kernels::bias_act(&mut out, &self.bias, self.act == Act::Relu6);
         out
+    }
+
+    /// Recomputes the rows `rows` (pixel indices) of `out`, a forward output over all of `x`'s
+    /// pixels, from the new `x`. With every row changed, the plain forward.
+    pub(crate) fn rerun_rows(&self, x: &[f32], rows: &[usize], out: &mut Vec<f32>) {
+        let m = x.len() / self.cin;
+        if rows.len() == m {
+            *out = self.run(x, m);
+            return;
+        }
+        if rows.is_empty() {
+            return;
+        }
+        let mut picked = Vec::with_capacity(rows.len() * self.cin);
+        for &r in rows {
+            picked.extend_from_slice(&x[r * self.cin..][..self.cin]);
+        }
+        let fresh = self.run(&picked, rows.len());
+        for (&r, row) in rows.iter().zip(fresh.chunks_exact(self.cout)) {
+            out[r * self.cout..][..self.cout].copy_from_slice(row);
+        }
     }
 
     /// Input gradient from the output gradient and the output `y` (for the ReLU6 mask).
@@ -201,6 +222,26 @@ impl Depthwise {
     }
 }
 
+impl Depthwise {
+    /// Recomputes the output pixels `changed` marks (one image) in `out` from the new `x`.
+    pub(crate) fn rerun(&self, x: &[f32], g: &ConvGeom, changed: &Changed, out: &mut Vec<f32>) {
+        if changed.is_all() {
+            *out = self.run(x, g);
+            return;
+        }
+        kernels::depthwise_forward_changed(
+            x,
+            &self.weight,
+            &self.bias,
+            self.channels,
+            g,
+            self.act == Act::Relu6,
+            changed,
+            out,
+        );
+    }
+}
+
 impl Spatial for Depthwise {
     const NAME: &'static str = "depthwise-conv";
     const BACKWARD_NAME: &'static str = "depthwise-conv-backward";
@@ -297,6 +338,28 @@ impl DenseConv {
 
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op1(self.clone())
+    }
+}
+
+impl DenseConv {
+    /// Recomputes the output pixels `changed` marks (one image) in `out` from the new `x`.
+    pub(crate) fn rerun(&self, x: &[f32], g: &ConvGeom, changed: &Changed, out: &mut Vec<f32>) {
+        if changed.is_all() {
+            *out = self.run(x, g);
+            return;
+        }
+        let pixels = changed.pixels();
+        if pixels.is_empty() {
+            return;
+        }
+        let cols = kernels::im2col_pixels(x, self.cin, g, &pixels);
+        let ncol = self.kernel * self.kernel * self.cin;
+        let mut fresh =
+            kernels::matmul_new(pixels.len(), self.cout, ncol, &cols, &self.weight, false);
+        kernels::bias_act(&mut fresh, &self.bias, self.act == Act::Relu6);
+        for (&p, row) in pixels.iter().zip(fresh.chunks_exact(self.cout)) {
+            out[p * self.cout..][..self.cout].copy_from_slice(row);
+        }
     }
 }
 
