@@ -284,9 +284,13 @@ impl EfficientNetLite0 {
     pub fn forward(&self, x: &Tensor) -> Result<Forward> {
         let b = x.dim(0)?;
         let threads = rayon::current_num_threads();
-        if b <= 1 || threads <= 1 || kernels::is_serial() {
-            // One image (each layer split across threads), or already inside a worker.
+        if threads <= 1 || kernels::is_serial() {
+            // Already inside a worker.
             return self.forward_sequential(x);
+        }
+        if b <= 1 {
+            // One image: each layer split across threads.
+            return kernels::in_pool(|| self.forward_sequential(x));
         }
         // Several images: whole sub-batches per thread, each thread's kernels serial (measured
         // faster than splitting every layer: no fork/join per layer, activations stay in the
@@ -491,13 +495,7 @@ impl EfficientNetLite0 {
         if let Some(bad) = inputs.iter().find(|x| x.len() != h * w * 3) {
             candle_core::bail!("input has {} values, expected {h}×{w}×3", bad.len());
         }
-        if inputs.len() == 1 || rayon::current_num_threads() <= 1 || kernels::is_serial() {
-            return Ok(inputs.iter().map(|x| self.embed_image(x, h, w)).collect());
-        }
-        Ok(inputs
-            .par_iter()
-            .map(|x| kernels::serial(|| self.embed_image(x, h, w)))
-            .collect())
+        Ok(kernels::per_image(inputs, |x| self.embed_image(x, h, w)))
     }
 
     /// T(x) = f(x)·`v` and ∂T/∂x for one image, where f is the pooled embedding. Hand-written
@@ -519,14 +517,14 @@ impl EfficientNetLite0 {
         let g_head: Vec<f32> = (0..cells)
             .flat_map(|_| v.iter().map(|x| x / cells as f32))
             .collect();
-        let mut g = self.head.input_grad(&g_head, &saved.head, cells);
+        let mut g = self.head.input_grad(g_head, &saved.head, cells);
         for (block, run) in self.blocks.iter().zip(&saved.blocks).rev() {
             let (bh, bw) = (run.in_h, run.in_w);
             let dg = block.depthwise.geom(1, bh, bw);
-            let g_dw = block.project.input_grad(&g, &[], dg.out_h * dg.out_w);
-            let g_exp = block.depthwise.input_grad(&g_dw, &run.depthwise, &dg);
+            let g_dw = block.project.linear_input_grad(&g, dg.out_h * dg.out_w);
+            let g_exp = block.depthwise.input_grad(g_dw, &run.depthwise, &dg);
             let mut g_in = match (&block.expand, &run.expanded) {
-                (Some(e), Some(y)) => e.input_grad(&g_exp, y, bh * bw),
+                (Some(e), Some(y)) => e.input_grad(g_exp, y, bh * bw),
                 _ => g_exp,
             };
             if block.residual {
@@ -535,7 +533,7 @@ impl EfficientNetLite0 {
             g = g_in;
         }
         let sg = self.stem.geom(1, h, w);
-        (t, self.stem.input_grad(&g, &saved.stem, &sg))
+        (t, self.stem.input_grad(g, &saved.stem, &sg))
     }
 
     /// T(x) = f(x)·`v` and ∂T/∂x for each of `inputs` (H×W×3 each, channels last). Images run
@@ -559,16 +557,9 @@ impl EfficientNetLite0 {
         if let Some(bad) = inputs.iter().find(|x| x.len() != h * w * 3) {
             candle_core::bail!("input has {} values, expected {h}×{w}×3", bad.len());
         }
-        if inputs.len() == 1 || rayon::current_num_threads() <= 1 || kernels::is_serial() {
-            return Ok(inputs
-                .iter()
-                .map(|x| self.target_and_grad(x, h, w, v))
-                .collect());
-        }
-        Ok(inputs
-            .par_iter()
-            .map(|x| kernels::serial(|| self.target_and_grad(x, h, w, v)))
-            .collect())
+        Ok(kernels::per_image(inputs, |x| {
+            self.target_and_grad(x, h, w, v)
+        }))
     }
 }
 

@@ -44,12 +44,11 @@ pub enum Act {
 }
 
 impl Act {
-    /// The gradient before the activation, from the gradient after it and the op's output
-    /// `y`: `None` when the activation is the identity and `grad` passes unchanged.
-    pub(crate) fn backward_slice(self, grad: &[f32], y: &[f32]) -> Option<Vec<f32>> {
-        match self {
-            Act::Relu6 => Some(kernels::relu6_mask(grad, y)),
-            Act::None => None,
+    /// Turns the gradient after the activation into the gradient before it, in place, from
+    /// the op's output `y` (unused for the identity).
+    pub(crate) fn backward_in_place(self, grad: &mut [f32], y: &[f32]) {
+        if self == Act::Relu6 {
+            kernels::relu6_mask_in_place(grad, y);
         }
     }
 }
@@ -125,10 +124,25 @@ impl Pointwise {
         }
     }
 
-    /// Input gradient from the output gradient and the output `y` (for the ReLU6 mask).
-    pub(crate) fn input_grad(&self, grad: &[f32], y: &[f32], m: usize) -> Vec<f32> {
-        let masked = self.act.backward_slice(grad, y);
-        let grad = masked.as_deref().unwrap_or(grad);
+    /// Input gradient from the output gradient (consumed: the ReLU6 mask is applied in place)
+    /// and the output `y` (for that mask).
+    pub(crate) fn input_grad(&self, mut grad: Vec<f32>, y: &[f32], m: usize) -> Vec<f32> {
+        self.act.backward_in_place(&mut grad, y);
+        self.through_weights(&grad, m)
+    }
+
+    /// Input gradient of an op without activation (the projections), borrowing `grad`.
+    pub(crate) fn linear_input_grad(&self, grad: &[f32], m: usize) -> Vec<f32> {
+        assert_eq!(
+            self.act,
+            Act::None,
+            "an activation's gradient needs its output"
+        );
+        self.through_weights(grad, m)
+    }
+
+    /// G · Wᵀ: the gradient before the weights, from the gradient after them.
+    fn through_weights(&self, grad: &[f32], m: usize) -> Vec<f32> {
         // weight is (cin × cout); its transpose as an (cout × cin) right-hand side.
         kernels::matmul_new(m, self.cin, self.cout, grad, &self.weight, true)
     }
@@ -172,7 +186,7 @@ impl CustomOp2 for PointwiseBackward {
         let op = &self.0;
         let grad = f32_slice(gs, gl, self.name())?;
         let (b, h, w) = nhwc(gl, op.cout, self.name())?;
-        let gin = op.input_grad(grad, f32_slice(ys, yl, self.name())?, b * h * w);
+        let gin = op.input_grad(grad.to_vec(), f32_slice(ys, yl, self.name())?, b * h * w);
         Ok((CpuStorage::F32(gin), Shape::from((b, h, w, op.cin))))
     }
 }
@@ -269,10 +283,9 @@ impl Spatial for Depthwise {
     }
 
     /// Input gradient from the output gradient and the output `y`.
-    fn input_grad(&self, grad: &[f32], y: &[f32], g: &ConvGeom) -> Vec<f32> {
-        let masked = self.act.backward_slice(grad, y);
-        let grad = masked.as_deref().unwrap_or(grad);
-        kernels::depthwise_backward_input(grad, &self.weight, self.channels, g)
+    fn input_grad(&self, mut grad: Vec<f32>, y: &[f32], g: &ConvGeom) -> Vec<f32> {
+        self.act.backward_in_place(&mut grad, y);
+        kernels::depthwise_backward_input(&grad, &self.weight, self.channels, g)
     }
 }
 
@@ -388,12 +401,11 @@ impl Spatial for DenseConv {
     }
 
     /// Input gradient from the output gradient and the output `y`.
-    fn input_grad(&self, grad: &[f32], y: &[f32], g: &ConvGeom) -> Vec<f32> {
-        let masked = self.act.backward_slice(grad, y);
-        let grad = masked.as_deref().unwrap_or(grad);
+    fn input_grad(&self, mut grad: Vec<f32>, y: &[f32], g: &ConvGeom) -> Vec<f32> {
+        self.act.backward_in_place(&mut grad, y);
         let ncol = self.kernel * self.kernel * self.cin;
         let m = g.batch * g.out_h * g.out_w;
-        let gcols = kernels::matmul_new(m, ncol, self.cout, grad, &self.weight, true);
+        let gcols = kernels::matmul_new(m, ncol, self.cout, &grad, &self.weight, true);
         kernels::col2im(&gcols, self.cin, g)
     }
 }
@@ -422,8 +434,9 @@ pub(crate) trait Spatial: Clone + Send + Sync + 'static {
     fn geom(&self, b: usize, h: usize, w: usize) -> ConvGeom;
     /// Forward of `g.batch` images.
     fn run(&self, x: &[f32], g: &ConvGeom) -> Vec<f32>;
-    /// Input gradient from the output gradient and the output `y` (for the ReLU6 mask).
-    fn input_grad(&self, grad: &[f32], y: &[f32], g: &ConvGeom) -> Vec<f32>;
+    /// Input gradient from the output gradient (consumed: the ReLU6 mask is applied in place)
+    /// and the output `y` (for that mask).
+    fn input_grad(&self, grad: Vec<f32>, y: &[f32], g: &ConvGeom) -> Vec<f32>;
 }
 
 fn spatial_fwd<T: Spatial>(
@@ -482,7 +495,7 @@ impl<T: Spatial> CustomOp2 for SpatialBackward<T> {
         let (b, oh, ow) = nhwc(gl, op.out_channels(), T::BACKWARD_NAME)?;
         let g = op.geom(b, self.in_h, self.in_w);
         debug_assert_eq!((g.out_h, g.out_w), (oh, ow));
-        let gin = op.input_grad(grad, f32_slice(ys, yl, T::BACKWARD_NAME)?, &g);
+        let gin = op.input_grad(grad.to_vec(), f32_slice(ys, yl, T::BACKWARD_NAME)?, &g);
         Ok((
             CpuStorage::F32(gin),
             Shape::from((b, self.in_h, self.in_w, op.in_channels())),
