@@ -150,24 +150,3 @@ pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
         (dot / (na.sqrt() * nb.sqrt())) as f32
     }
 }
-
-impl Embedder {
-    /// The similarity target T = ⟨f(x), n̂⟩ / ‖f(x)‖ and its gradient w.r.t. the input `x`
-    /// (1, 224, 224, 3), where n̂ is the unit-normalised `neighbour` embedding. ‖f(x)‖ is held
-    /// constant in the backward pass: the gradient of the raw cosine vanishes as the score
-    /// nears 1, which would leave near-duplicates unexplained.
-    pub fn similarity_gradient(&self, x: &Tensor, neighbour: &[f32]) -> Result<(f32, Tensor)> {
-        let n = Tensor::from_slice(neighbour, (neighbour.len(), 1), x.device())?;
-        let n_hat = (&n / n.sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()? as f64)?;
-        let var = candle_core::Var::from_tensor(x)?;
-        let f = self.model.embed(var.as_tensor())?; // (1, 1280)
-        let norm = f.detach().sqr()?.sum_all()?.sqrt()?.to_scalar::<f32>()?;
-        let t = (f.matmul(&n_hat)?.sum_all()? / norm as f64)?;
-        let grads = t.backward()?;
-        let g = grads
-            .get(var.as_tensor())
-            .context("no gradient reached the input")?
-            .clone();
-        Ok((t.to_scalar::<f32>()?, g))
-    }
-}
