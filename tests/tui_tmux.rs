@@ -184,6 +184,66 @@ fn sigterm_restores_the_terminal_and_a_missing_graphics_protocol_is_an_error() {
     let _ = std::fs::remove_dir_all(&tmp);
 }
 
+/// Whether process `pid` has ended (gone, or a zombie waiting for its reaper).
+fn ended(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // "pid (comm) S ...": the state follows the closing parenthesis.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z') || rest.starts_with('X')),
+    }
+}
+
+/// The terminal goes away under a running simtui (a closed terminal window, a dropped ssh
+/// connection, a killed tmux): it must end, not stay behind reading the dead terminal at 100 %
+/// CPU (crossterm 0.29's reader never returns from a hung-up tty: crossterm issue #793).
+#[test]
+fn a_vanished_terminal_ends_simtui() {
+    if !can_run() {
+        return;
+    }
+    let tmp = temp_dir("hup");
+    let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos");
+    let s = shell("hup", 100, 30);
+    let bin = env!("CARGO_BIN_EXE_simtui");
+    s.type_line(&format!(
+        "{bin} {} --graphics blocks --db {} --log {}",
+        photos.display(),
+        tmp.join("index.sqlite").display(),
+        tmp.join("log").display()
+    ));
+    s.wait_for("the TUI", 30, |s| {
+        s.contains("Files") && s.contains("Neighbours")
+    });
+    let shell_pid = s.tmux(&["display-message", "-p", "-t", &s.name, "#{pane_pid}"]);
+    let out = Command::new("pgrep")
+        .args(["-P", shell_pid.trim(), "simtui"])
+        .output()
+        .expect("pgrep");
+    let pid = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(!pid.is_empty(), "simtui is running under the shell");
+    s.tmux(&["kill-session", "-t", &s.name]);
+    let t = Instant::now();
+    while !ended(&pid) && t.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let still_running = !ended(&pid);
+    if still_running {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    }
+    assert!(
+        !still_running,
+        "simtui was still running 10 s after its terminal went away"
+    );
+    let log = std::fs::read_to_string(tmp.join("log")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(
+        log.contains("simtui started"),
+        "the log was written:\n{log}"
+    );
+}
+
 #[test]
 fn browse_follow_back_saliency_export_and_quit_in_a_real_terminal() {
     if !can_run() {

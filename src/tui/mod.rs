@@ -113,6 +113,63 @@ fn restore_terminal() {
     let _ = out.flush();
 }
 
+/// How long the event loop has to stop by itself after SIGTERM or SIGHUP.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Starts a thread that ends the process when the terminal hangs up (exit 129), or when a
+/// termination signal has not stopped the event loop within [`STOP_GRACE`] (exit 130). The
+/// event loop cannot be relied on for either: crossterm 0.29's reader never returns from `poll`
+/// once the terminal is gone (it re-reads the dead tty forever at 100 % CPU; crossterm issue
+/// #793), so a closed terminal window or a dropped ssh session would leave simtui spinning.
+/// The index loses nothing: each batch is committed in its own transaction.
+fn watchdog(interrupted: Arc<AtomicBool>, loop_done: Arc<AtomicBool>) -> Result<()> {
+    std::thread::Builder::new()
+        .name("simtui-watchdog".into())
+        .spawn(move || {
+            let mut signalled: Option<Instant> = None;
+            loop {
+                std::thread::sleep(Duration::from_millis(200));
+                if loop_done.load(Ordering::SeqCst) {
+                    return;
+                }
+                if terminal_hung_up() {
+                    log::write("the terminal hung up: exiting");
+                    std::process::exit(129);
+                }
+                if interrupted.load(Ordering::SeqCst) {
+                    let since = *signalled.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= STOP_GRACE {
+                        log::write("signalled, and the event loop did not stop: exiting");
+                        restore_terminal();
+                        std::process::exit(130);
+                    }
+                }
+            }
+        })
+        .context("cannot start the watchdog thread")?;
+    Ok(())
+}
+
+/// Whether the terminal on stdin has hung up: its other end (the terminal window, the ssh
+/// connection, tmux) is gone. Polling reports it without reading anything.
+fn terminal_hung_up() -> bool {
+    #[cfg(unix)]
+    {
+        let mut fd = libc::pollfd {
+            fd: 0,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the length given, zero timeout; poll only writes revents.
+        let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+        ready > 0 && fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
+
 /// Restores the terminal when dropped: on return, on error and while unwinding.
 struct TerminalGuard;
 
@@ -186,6 +243,10 @@ pub fn run(options: Options) -> Result<ExitCode> {
             .context("cannot install the signal handler")?;
     }
 
+    // Ends the process if the terminal hangs up or a signal goes unanswered (see watchdog).
+    let loop_done = Arc::new(AtomicBool::new(false));
+    watchdog(interrupted.clone(), loop_done.clone())?;
+
     let (tx, rx) = mpsc::channel();
     let workers = Workers::start(
         tx,
@@ -230,6 +291,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
             &mut |_, _| {},
         )
     };
+    loop_done.store(true, Ordering::SeqCst);
     restore_terminal();
     workers.shutdown(Duration::from_secs(5));
     if let Err(e) = &result {
