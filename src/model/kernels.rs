@@ -298,7 +298,7 @@ unsafe fn gemm_into(
         (1, n as isize)
     };
     // Small products are faster on one thread than paying rayon's fork/join.
-    let par = if is_serial() || m * n * k < 256 * 256 * 256 {
+    let par = if is_serial() || m * n * k < 64 * 64 * 64 {
         gemm::Parallelism::None
     } else {
         gemm::Parallelism::Rayon(threads())
