@@ -140,7 +140,15 @@ fn watchdog(interrupted: Arc<AtomicBool>, loop_done: Arc<AtomicBool>) -> Result<
                     let since = *signalled.get_or_insert_with(Instant::now);
                     if since.elapsed() >= STOP_GRACE {
                         log::write("signalled, and the event loop did not stop: exiting");
-                        restore_terminal();
+                        // The UI thread may be stuck in a write to a stalled terminal, holding
+                        // stdout's lock: restore from a thread of its own, wait for it briefly,
+                        // and exit either way.
+                        let (done, restored) = mpsc::channel();
+                        std::thread::spawn(move || {
+                            restore_terminal();
+                            let _ = done.send(());
+                        });
+                        let _ = restored.recv_timeout(Duration::from_millis(500));
                         std::process::exit(130);
                     }
                 }
@@ -151,7 +159,8 @@ fn watchdog(interrupted: Arc<AtomicBool>, loop_done: Arc<AtomicBool>) -> Result<
 }
 
 /// Whether the terminal on stdin has hung up: its other end (the terminal window, the ssh
-/// connection, tmux) is gone. Polling reports it without reading anything.
+/// connection, tmux) is gone. Polling reports it without reading anything. Only POLLHUP
+/// counts: macOS answers POLLNVAL for some live terminal devices.
 fn terminal_hung_up() -> bool {
     #[cfg(unix)]
     {
@@ -162,7 +171,7 @@ fn terminal_hung_up() -> bool {
         };
         // SAFETY: one valid pollfd for the length given, zero timeout; poll only writes revents.
         let ready = unsafe { libc::poll(&mut fd, 1, 0) };
-        ready > 0 && fd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
+        ready > 0 && fd.revents & libc::POLLHUP != 0
     }
     #[cfg(not(unix))]
     {
