@@ -179,9 +179,19 @@ impl Curve<'_> {
     }
 }
 
+/// Runs `f`, one of `items` work items spread over rayon's threads: with its kernels on one
+/// thread, or, when there are more threads than items, with its layers split across them too.
+fn one_of<R>(items: usize, f: impl FnOnce() -> R) -> R {
+    if rayon::current_num_threads() > items {
+        f()
+    } else {
+        kernels::serial(f)
+    }
+}
+
 /// Deletion and insertion curves of each order. Deletion starts from `input` and ends at
 /// `blur`, insertion the other way round: the two end images get one full pass each, and every
-/// curve (one per thread) goes on from its start by incremental passes.
+/// curve goes on from its start by incremental passes.
 fn curve_pairs(
     embedder: &Embedder,
     input: &[f32],
@@ -192,8 +202,8 @@ fn curve_pairs(
     let model = &embedder.model;
     let s = INPUT_SIZE as usize;
     let (at_input, at_blur) = rayon::join(
-        || kernels::serial(|| model.retain(input, s, s)),
-        || kernels::serial(|| model.retain(blur, s, s)),
+        || one_of(2, || model.retain(input, s, s)),
+        || one_of(2, || model.retain(blur, s, s)),
     );
     let (at_input, at_blur) = (at_input?, at_blur?);
     let (score_input, score_blur) = (
@@ -221,7 +231,7 @@ fn curve_pairs(
         .collect();
     let inner = curves
         .par_iter()
-        .map(|curve| kernels::serial(|| curve.inner_scores(model, other)))
+        .map(|curve| one_of(curves.len(), || curve.inner_scores(model, other)))
         .collect::<Result<Vec<_>>>()?;
     Ok(inner
         .chunks_exact(2)
@@ -359,8 +369,7 @@ mod tests {
 
     #[test]
     fn blur_equals_the_direct_clamped_sum() {
-        // Includes a radius wider than the image (σ 3 on 5 pixels), as for the small maps
-        // render.rs smooths.
+        // Includes a radius wider than the image (σ 3 on 5 pixels): edge clamping throughout.
         for &(w, h, c, sigma) in &[(23usize, 17usize, 3usize, 2.0f32), (5, 4, 1, 3.0)] {
             let data: Vec<f32> = (0..w * h * c)
                 .map(|i| ((i * 37 % 23) as f32) - 11.0)

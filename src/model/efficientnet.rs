@@ -446,8 +446,9 @@ impl EfficientNetLite0 {
         self.pool(&self.head.run(&cur, hh * ww))
     }
 
-    /// One image's forward pass (H×W×3, channels last, kernels on this thread), keeping every
-    /// activation for [`Self::rerun`].
+    /// One image's forward pass (H×W×3, channels last), keeping every activation for
+    /// [`Self::rerun`]. Its kernels split each layer across rayon's threads unless called
+    /// inside [`kernels::serial`].
     pub fn retain(&self, x: &[f32], h: usize, w: usize) -> Result<Retained> {
         if x.len() != h * w * 3 {
             candle_core::bail!("input has {} values, expected {h}×{w}×3", x.len());
@@ -461,14 +462,13 @@ impl EfficientNetLite0 {
     /// activations as a fresh [`Self::retain`] of `x`, up to float rounding.
     pub fn rerun(&self, retained: &mut Retained, x: &[f32], changed: &Changed) -> Result<()> {
         let saved = &mut retained.0;
-        if x.len() != saved.h * saved.w * 3 || (changed.h, changed.w) != (saved.h, saved.w) {
+        if x.len() != saved.h * saved.w * 3 || changed.size() != (saved.h, saved.w) {
             candle_core::bail!(
-                "rerun of a {}×{} pass with a {}-value input and a {}×{} change",
+                "rerun of a {}×{} pass with a {}-value input and a {:?} change",
                 saved.h,
                 saved.w,
                 x.len(),
-                changed.h,
-                changed.w
+                changed.size()
             );
         }
         let g = self.stem.geom(1, saved.h, saved.w);

@@ -73,8 +73,8 @@ impl ConvGeom {
 /// similar image: what an incremental pass recomputes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changed {
-    pub h: usize,
-    pub w: usize,
+    h: usize,
+    w: usize,
     mask: Vec<bool>,
     count: usize,
 }
@@ -98,6 +98,11 @@ impl Changed {
                 *m = true;
             }
         }
+    }
+
+    /// (height, width) of the map.
+    pub fn size(&self) -> (usize, usize) {
+        (self.h, self.w)
     }
 
     pub fn count(&self) -> usize {
@@ -419,7 +424,7 @@ pub fn depthwise_forward_changed(
 ) {
     let c = channels;
     assert_eq!(g.batch, 1);
-    assert_eq!((changed.h, changed.w), (g.out_h, g.out_w));
+    assert_eq!(changed.size(), (g.out_h, g.out_w));
     assert_eq!(x.len(), g.in_h * g.in_w * c);
     assert_eq!(out.len(), g.out_h * g.out_w * c);
     for oy in 0..g.out_h {
