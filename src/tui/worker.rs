@@ -624,10 +624,16 @@ pub fn export_stem(r: &ExplainRequest) -> String {
 }
 
 /// Writes `img` as `DIR/STEM.png`, or `STEM-2.png`, `STEM-3.png`… : never over an existing
-/// file (the name is claimed with create-new, so two exports cannot race for it).
+/// file (the name is claimed with create-new, so two exports cannot race for it). The PNG is
+/// encoded in memory first and written in one call, so a process that ends meanwhile (the
+/// terminal hung up) leaves no half-written file behind.
 pub fn write_new_png(img: &RgbImage, dir: &Path, stem: &str) -> Result<PathBuf> {
+    use std::io::Write;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create export folder {}", dir.display()))?;
+    let mut png = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .with_context(|| format!("cannot encode {stem}.png"))?;
     for n in 1.. {
         let name = if n == 1 {
             format!("{stem}.png")
@@ -640,18 +646,12 @@ pub fn write_new_png(img: &RgbImage, dir: &Path, stem: &str) -> Result<PathBuf> 
             .create_new(true)
             .open(&path)
         {
-            Ok(file) => {
-                let mut w = std::io::BufWriter::new(file);
-                let r = img
-                    .write_to(&mut w, image::ImageFormat::Png)
-                    .map_err(anyhow::Error::from)
-                    .and_then(|_| {
-                        use std::io::Write;
-                        w.flush().map_err(anyhow::Error::from)
-                    });
-                if let Err(e) = r {
+            Ok(mut file) => {
+                if let Err(e) = file.write_all(&png) {
                     let _ = std::fs::remove_file(&path);
-                    return Err(e.context(format!("cannot write {}", path.display())));
+                    return Err(
+                        anyhow::Error::from(e).context(format!("cannot write {}", path.display()))
+                    );
                 }
                 return Ok(path);
             }
