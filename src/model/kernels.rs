@@ -542,6 +542,19 @@ pub fn im2col(x: &[f32], cin: usize, g: &ConvGeom) -> Vec<f32> {
     out
 }
 
+/// Copies row i of `fresh` (rows of `fresh.len() / rows.len()` values) over row `rows[i]` of
+/// `out`: recomputed pixels back into a full activation.
+pub fn scatter_rows(out: &mut [f32], rows: &[usize], fresh: &[f32]) {
+    if rows.is_empty() {
+        return;
+    }
+    let width = fresh.len() / rows.len();
+    assert_eq!(width * rows.len(), fresh.len());
+    for (&r, row) in rows.iter().zip(fresh.chunks_exact(width)) {
+        out[r * width..][..width].copy_from_slice(row);
+    }
+}
+
 /// [`im2col`] of one image (batch 1), only the rows of the output pixels `pixels`
 /// (indices oy·out_w + ox), in that order.
 pub fn im2col_pixels(x: &[f32], cin: usize, g: &ConvGeom, pixels: &[usize]) -> Vec<f32> {

@@ -118,10 +118,7 @@ impl Pointwise {
         for &r in rows {
             picked.extend_from_slice(&x[r * self.cin..][..self.cin]);
         }
-        let fresh = self.run(&picked, rows.len());
-        for (&r, row) in rows.iter().zip(fresh.chunks_exact(self.cout)) {
-            out[r * self.cout..][..self.cout].copy_from_slice(row);
-        }
+        kernels::scatter_rows(out, rows, &self.run(&picked, rows.len()));
     }
 
     /// Input gradient from the output gradient (consumed: the ReLU6 mask is applied in place)
@@ -234,9 +231,7 @@ impl Depthwise {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op1(self.clone())
     }
-}
 
-impl Depthwise {
     /// Recomputes the output pixels `changed` marks (one image) in `out` from the new `x`.
     pub(crate) fn rerun(&self, x: &[f32], g: &ConvGeom, changed: &Changed, out: &mut Vec<f32>) {
         if changed.is_all() {
@@ -352,9 +347,7 @@ impl DenseConv {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         x.contiguous()?.apply_op1(self.clone())
     }
-}
 
-impl DenseConv {
     /// Recomputes the output pixels `changed` marks (one image) in `out` from the new `x`.
     pub(crate) fn rerun(&self, x: &[f32], g: &ConvGeom, changed: &Changed, out: &mut Vec<f32>) {
         if changed.is_all() {
@@ -366,13 +359,15 @@ impl DenseConv {
             return;
         }
         let cols = kernels::im2col_pixels(x, self.cin, g, &pixels);
+        kernels::scatter_rows(out, &pixels, &self.outputs_of_cols(&cols, pixels.len()));
+    }
+
+    /// The outputs of `m` pixels from their im2col rows: one matrix product, bias, activation.
+    fn outputs_of_cols(&self, cols: &[f32], m: usize) -> Vec<f32> {
         let ncol = self.kernel * self.kernel * self.cin;
-        let mut fresh =
-            kernels::matmul_new(pixels.len(), self.cout, ncol, &cols, &self.weight, false);
-        kernels::bias_act(&mut fresh, &self.bias, self.act == Act::Relu6);
-        for (&p, row) in pixels.iter().zip(fresh.chunks_exact(self.cout)) {
-            out[p * self.cout..][..self.cout].copy_from_slice(row);
-        }
+        let mut out = kernels::matmul_new(m, self.cout, ncol, cols, &self.weight, false);
+        kernels::bias_act(&mut out, &self.bias, self.act == Act::Relu6);
+        out
     }
 }
 
@@ -393,11 +388,7 @@ impl Spatial for DenseConv {
     /// Forward through im2col and one matrix product.
     fn run(&self, x: &[f32], g: &ConvGeom) -> Vec<f32> {
         let cols = kernels::im2col(x, self.cin, g);
-        let m = g.batch * g.out_h * g.out_w;
-        let ncol = self.kernel * self.kernel * self.cin;
-        let mut out = kernels::matmul_new(m, self.cout, ncol, &cols, &self.weight, false);
-        kernels::bias_act(&mut out, &self.bias, self.act == Act::Relu6);
-        out
+        self.outputs_of_cols(&cols, g.batch * g.out_h * g.out_w)
     }
 
     /// Input gradient from the output gradient and the output `y`.
