@@ -20,6 +20,17 @@ fn values(n: usize, seed: u64, scale: f32) -> Vec<f32> {
         .collect()
 }
 
+/// Largest |v| in `a`.
+fn max_abs(a: &[f32]) -> f32 {
+    a.iter().fold(0f32, |m, v| m.max(v.abs()))
+}
+
+/// Largest |a[i] − b[i]|.
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()))
+}
+
 fn nhwc(b: usize, h: usize, w: usize, c: usize, seed: u64, scale: f32) -> Tensor {
     Tensor::from_vec(
         values(b * h * w * c, seed, scale),
@@ -300,12 +311,9 @@ fn hand_written_model_backward_equals_candle_autograd() {
             t[i]
         );
         let reference = &g[i * s * s * 3..(i + 1) * s * s * 3];
-        let scale = reference.iter().fold(0f32, |m, x| m.max(x.abs()));
+        let scale = max_abs(reference);
         assert!(scale > 0.0, "a gradient reached the input");
-        let diff = gi
-            .iter()
-            .zip(reference)
-            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        let diff = max_diff(gi, reference);
         assert!(
             diff <= 1e-4 * scale,
             "image {i}: max |diff| {diff} vs max |g| {scale}"
@@ -323,9 +331,9 @@ fn raw_forward_equals_the_candle_forward() {
     let x = Tensor::from_vec(inputs.concat(), (5, s, s, 3), &Device::Cpu).unwrap();
     let reference = embedder.model.embed(&x).unwrap().to_vec2::<f32>().unwrap();
     for (a, b) in raw.iter().zip(&reference) {
-        let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let scale = max_abs(b);
         assert!(scale > 0.0);
-        let diff = a.iter().zip(b).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        let diff = max_diff(a, b);
         assert!(diff <= 1e-5 * scale, "max |diff| {diff} vs max {scale}");
     }
 }
@@ -366,11 +374,8 @@ fn incremental_rerun_equals_a_full_pass_of_the_changed_image() {
         let full = model
             .embed_images_raw(std::slice::from_ref(&current), s, s)
             .unwrap();
-        let scale = full[0].iter().fold(0f32, |m, v| m.max(v.abs()));
-        let diff = got
-            .iter()
-            .zip(&full[0])
-            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        let scale = max_abs(&full[0]);
+        let diff = max_diff(&got, &full[0]);
         assert!(
             diff <= 1e-5 * scale,
             "step {i}: max |diff| {diff} vs max {scale}"
@@ -381,9 +386,6 @@ fn incremental_rerun_equals_a_full_pass_of_the_changed_image() {
         .embed_images_raw(std::slice::from_ref(&original), s, s)
         .unwrap();
     let end = pass.embedding(model);
-    let moved = start[0]
-        .iter()
-        .zip(&end)
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    let moved = max_diff(&start[0], &end);
     assert!(moved > 1e-2, "the changes reached the embedding ({moved})");
 }
