@@ -27,6 +27,12 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
     decode_rgb(path).with_context(|| format!("{}", path.display()))
 }
 
+/// An `image` decoding error as "cannot decode: …". Its message already ends with the
+/// underlying cause, which as the error's `source` would be printed a second time.
+fn cannot_decode(e: image::ImageError) -> anyhow::Error {
+    anyhow::anyhow!("cannot decode: {}", e.to_string().trim_end())
+}
+
 fn decode_rgb(path: &Path) -> Result<RgbImage> {
     let mut reader = ImageReader::open(path)
         .context("cannot open")?
@@ -36,13 +42,13 @@ fn decode_rgb(path: &Path) -> Result<RgbImage> {
         anyhow::bail!("not a supported image (format not recognised from its content)");
     }
     reader.limits(limits());
-    let mut decoder = reader.into_decoder().context("cannot decode")?;
+    let mut decoder = reader.into_decoder().map_err(cannot_decode)?;
     let (w, h) = decoder.dimensions();
     if w == 0 || h == 0 {
         anyhow::bail!("image has zero size ({w}×{h})");
     }
     let orientation = orientation(&mut decoder);
-    let mut img = DynamicImage::from_decoder(decoder).context("cannot decode")?;
+    let mut img = DynamicImage::from_decoder(decoder).map_err(cannot_decode)?;
     img.apply_orientation(orientation);
     Ok(to_rgb_over_white(img))
 }

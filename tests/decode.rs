@@ -83,6 +83,13 @@ fn broken_files_fail_with_the_file_name_and_a_reason() {
             msg.len() > name.len() + 10,
             "{rel}: message {msg:?} gives no reason"
         );
+        // The reason once: not the decoder's message followed by its cause repeated.
+        let reason = msg.rsplit(": ").next().unwrap_or("").trim();
+        assert_eq!(
+            msg.matches(reason).count(),
+            1,
+            "{rel}: message {msg:?} repeats its reason"
+        );
     }
 }
 
