@@ -22,7 +22,9 @@ fn main() -> ExitCode {
     match simtui::cli::run(cli) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // Not eprintln!, which panics when stderr is closed or its terminal hung up.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "error: {err:#}");
             ExitCode::FAILURE
         }
     }

@@ -49,7 +49,7 @@ fn stop_flag() -> Arc<AtomicBool> {
         if s.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\ninterrupted: storing what is embedded so far (Ctrl-C again to quit now)");
+        note!("\ninterrupted: storing what is embedded so far (Ctrl-C again to quit now)");
     });
     stop
 }
@@ -262,7 +262,7 @@ pub fn export(
             let side = PathBuf::from(format!("{}.paths.json", output.display()));
             std::fs::write(&side, serde_json::to_string_pretty(&paths)?)
                 .with_context(|| format!("cannot write {}", side.display()))?;
-            eprintln!(
+            note!(
                 "wrote {} ({} × {cols}) and {}",
                 display(output),
                 paths.len(),
@@ -273,7 +273,7 @@ pub fn export(
             for (p, e) in paths.iter().zip(&indexed.embeddings) {
                 writeln!(w, "{}", serde_json::json!({ "path": p, "embedding": e }))?;
             }
-            eprintln!("wrote {} ({} lines)", display(output), paths.len());
+            note!("wrote {} ({} lines)", display(output), paths.len());
         }
     }
     w.flush()?;

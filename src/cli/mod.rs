@@ -1,6 +1,15 @@
 //! Command-line definitions and dispatch. Only argument handling and output formatting live
 //! here; the work is done by `engine`, `bench` and friends.
 
+/// A line on stderr. Unlike `eprintln!` it does not panic when stderr is a closed pipe
+/// (`simtui index … 2>&1 | head -1`) or a terminal that hung up: the message is dropped.
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod embed;
 mod explain;
 mod index;
@@ -220,14 +229,14 @@ pub fn display(p: &Path) -> String {
 
 /// Decode errors already name their file: `{:#}` prints the chain "x.jpg: cannot decode: …".
 pub fn report_failure(err: &anyhow::Error) {
-    eprintln!("error: {err:#}");
+    note!("error: {err:#}");
 }
 
 pub fn exit_code(failures: usize) -> ExitCode {
     if failures == 0 {
         ExitCode::SUCCESS
     } else {
-        eprintln!("{failures} input(s) failed");
+        note!("{failures} input(s) failed");
         ExitCode::FAILURE
     }
 }

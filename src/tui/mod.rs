@@ -277,14 +277,20 @@ pub fn run(options: Options) -> Result<ExitCode> {
     });
     app.log_hint = sanitize::path(&log_path);
 
-    let result = {
+    // A closure, so that a failed setup step also reaches the hang-up check and the shutdown
+    // below instead of returning past them.
+    let result = (|| -> Result<()> {
         let _guard = TerminalGuard;
         enable_raw_mode().context("cannot switch the terminal to raw mode")?;
         crossterm::execute!(std::io::stdout(), EnterAlternateScreen)?;
         // Clicks only (X10 + SGR coordinates), not crossterm's any-motion capture: moving the
         // mouse sends nothing, so no input races a graphics protocol's replies.
         std::io::stdout().write_all(b"\x1b[?1000h\x1b[?1006h")?;
-        let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+        // Never dropped: ratatui's Drop re-shows the cursor and `eprintln!`s if that fails,
+        // which panics once the terminal has hung up (stderr answers EIO). restore_terminal
+        // shows the cursor anyway; the leak is two screen buffers at exit.
+        let mut terminal =
+            std::mem::ManuallyDrop::new(Terminal::new(CrosstermBackend::new(std::io::stdout()))?);
         terminal.hide_cursor()?;
         terminal.clear()?;
         let mut painter = protocol.map(Painter::new);
@@ -299,16 +305,23 @@ pub fn run(options: Options) -> Result<ExitCode> {
             &interrupted,
             &mut |_, _| {},
         )
-    };
+    })();
     loop_done.store(true, Ordering::SeqCst);
     restore_terminal();
     workers.shutdown(Duration::from_secs(5));
+    if result.is_err() && terminal_hung_up() {
+        // The loop's write to the dead terminal failed before the watchdog's next look.
+        log::write("the terminal hung up: exiting");
+        return Ok(ExitCode::from(129));
+    }
     if let Err(e) = &result {
         log::write(&format!("error: {e:#}"));
     }
     result?;
     if app.exports_pending > 0 {
-        eprintln!(
+        // Not eprintln!: it panics when stderr is gone.
+        let _ = writeln!(
+            std::io::stderr(),
             "{} export(s) were still being computed and were not written",
             app.exports_pending
         );
