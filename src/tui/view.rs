@@ -635,7 +635,9 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
         ),
     }
     let line = Line::from(spans);
-    buf.set_style(area, Style::new().bg(Color::Black));
+    // Both colours: with only the background set, a light-themed terminal (black text on
+    // white, xterm's default) drew black on black.
+    buf.set_style(area, Style::new().bg(Color::Black).fg(Color::White));
     buf.set_line(area.x, area.y, &line, area.width);
 }
 
