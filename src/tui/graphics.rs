@@ -12,7 +12,7 @@ use ratatui::backend::Backend;
 use ratatui::layout::Rect;
 use ratatui::Terminal;
 
-use super::blocks;
+use super::{blocks, log};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum GraphicsArg {
@@ -92,6 +92,8 @@ type Shown = Vec<(Rect, usize)>;
 pub struct Painter {
     pub protocol: Protocol,
     shown: Option<Shown>,
+    /// Whether the log already says that the cell size is assumed.
+    warned_cell_size: bool,
 }
 
 impl Painter {
@@ -99,6 +101,7 @@ impl Painter {
         Painter {
             protocol,
             shown: None,
+            warned_cell_size: false,
         }
     }
 
@@ -148,6 +151,10 @@ impl Painter {
     pub fn after(&mut self, images: &[(Rect, Arc<RgbImage>)]) -> Result<()> {
         for (area, img) in images {
             let (cells, _, _) = blocks::placement(img.width(), img.height(), *area);
+            if self.protocol == Protocol::Sixel {
+                self.print_sixel(img, cells)?;
+                continue;
+            }
             let config = viuer::Config {
                 x: cells.x,
                 y: cells.y as i16,
@@ -168,5 +175,120 @@ impl Painter {
         }
         self.shown = Some(Self::wanted(images));
         Ok(())
+    }
+
+    /// Sixel is drawn here rather than by viuer, which sizes sixel images for 6×12-pixel
+    /// cells whatever the terminal's are (in xterm's 9×18 cells a photo filled two thirds of
+    /// its panel).
+    fn print_sixel(&mut self, img: &RgbImage, cells: Rect) -> Result<()> {
+        let cell = match cell_pixels() {
+            Some(c) => c,
+            None => {
+                if !self.warned_cell_size {
+                    self.warned_cell_size = true;
+                    log::write(&format!(
+                        "the terminal does not report its size in pixels (TIOCGWINSZ): sixel photos assume {}×{}-pixel cells",
+                        ASSUMED_CELL.0, ASSUMED_CELL.1
+                    ));
+                }
+                ASSUMED_CELL
+            }
+        };
+        let data = sixel(img, cells, cell)?;
+        let mut out = std::io::stdout().lock();
+        crossterm::queue!(
+            out,
+            crossterm::cursor::SavePosition,
+            crossterm::cursor::MoveTo(cells.x, cells.y)
+        )?;
+        out.write_all(data.as_bytes())?;
+        crossterm::queue!(out, crossterm::cursor::RestorePosition)?;
+        out.flush()?;
+        Ok(())
+    }
+}
+
+/// Cell size assumed when the terminal does not say (a common 10-point font).
+const ASSUMED_CELL: (f64, f64) = (10.0, 20.0);
+
+/// xterm draws at most 1000×1000 sixel pixels by default (its maxGraphicSize) and drops the
+/// rest of a larger image.
+const MAX_SIXEL_SIDE: f64 = 1000.0;
+
+/// The pixel size of one terminal cell, as the terminal reports it; `None` where it reports
+/// zeros (the kernel's default when a terminal does not fill them in).
+fn cell_pixels() -> Option<(f64, f64)> {
+    let ws = crossterm::terminal::window_size().ok()?;
+    (ws.width > 0 && ws.height > 0 && ws.columns > 0 && ws.rows > 0).then(|| {
+        (
+            ws.width as f64 / ws.columns as f64,
+            ws.height as f64 / ws.rows as f64,
+        )
+    })
+}
+
+/// The pixel size that shows a `w`×`h` image as large as fits in `cells` of `cell` pixels,
+/// aspect kept, within xterm's sixel limit.
+fn sixel_size(w: u32, h: u32, cells: Rect, cell: (f64, f64)) -> (u32, u32) {
+    let box_w = cells.width as f64 * cell.0;
+    let box_h = cells.height as f64 * cell.1;
+    let scale = (box_w / w as f64)
+        .min(box_h / h as f64)
+        .min(MAX_SIXEL_SIDE / w.max(h) as f64);
+    (
+        ((w as f64 * scale).round() as u32).max(1),
+        ((h as f64 * scale).round() as u32).max(1),
+    )
+}
+
+/// `img` as a sixel sequence sized for `cells`.
+fn sixel(img: &RgbImage, cells: Rect, cell: (f64, f64)) -> Result<String> {
+    let (w, h) = sixel_size(img.width(), img.height(), cells, cell);
+    let resized = image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle);
+    icy_sixel::sixel_string(
+        resized.as_raw(),
+        w as i32,
+        h as i32,
+        icy_sixel::PixelFormat::RGB888,
+        icy_sixel::DiffusionMethod::Auto,
+        icy_sixel::MethodForLargest::Auto,
+        icy_sixel::MethodForRep::Auto,
+        icy_sixel::Quality::AUTO,
+    )
+    .map_err(|e| anyhow::anyhow!("cannot encode the photo as sixel: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sixel_photo_fills_its_cells_at_the_terminals_cell_size() {
+        let cells = Rect::new(10, 2, 40, 15);
+        // xterm with a 9-point font: 9×18-pixel cells, a box of 360×270 pixels.
+        assert_eq!(sixel_size(1024, 768, cells, (9.0, 18.0)), (360, 270));
+        assert_eq!(sixel_size(400, 300, cells, (9.0, 18.0)), (360, 270));
+        // A portrait photo is bounded by the height.
+        assert_eq!(sixel_size(600, 900, cells, (9.0, 18.0)), (180, 270));
+        // Large cells: held to xterm's 1000-pixel limit, aspect kept.
+        assert_eq!(sixel_size(1600, 1200, cells, (40.0, 80.0)), (1000, 750));
+    }
+
+    #[test]
+    fn the_sixel_sequence_declares_the_fitted_size() {
+        let img = RgbImage::from_pixel(64, 48, image::Rgb([200, 30, 30]));
+        let data = sixel(&img, Rect::new(0, 0, 20, 5), (8.0, 16.0)).unwrap();
+        assert!(
+            data.starts_with("\x1bP"),
+            "a DCS sequence: {:?}",
+            &data[..8]
+        );
+        assert!(data.ends_with("\x1b\\"));
+        // Raster attributes: aspect 1:1, then width and height in pixels (107 × 80 fits 160 × 80).
+        assert!(
+            data.contains("\"1;1;107;80"),
+            "{:?}",
+            &data[..40.min(data.len())]
+        );
     }
 }
