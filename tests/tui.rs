@@ -573,7 +573,7 @@ fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
     app.list_rows = view::list_rows(ratatui::layout::Rect::new(0, 0, w, h));
     let display = Display {
         colors: ColorMode::TrueColor,
-        external_images: false,
+        external_images: None,
     };
     terminal.draw(|f| view::view(app, display, f)).unwrap();
     terminal
@@ -693,7 +693,7 @@ fn crafted_file_names_cannot_reach_the_terminal() {
                 &app,
                 Display {
                     colors: ColorMode::TrueColor,
-                    external_images: false,
+                    external_images: None,
                 },
                 f,
             )

@@ -12,7 +12,7 @@ use ratatui::backend::Backend;
 use ratatui::layout::Rect;
 use ratatui::Terminal;
 
-use super::{blocks, log};
+use super::log;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum GraphicsArg {
@@ -92,6 +92,8 @@ type Shown = Vec<(Rect, usize)>;
 pub struct Painter {
     pub protocol: Protocol,
     shown: Option<Shown>,
+    /// The terminal's cell size in pixels, as of the last [`Painter::cell_size`].
+    cell: (f64, f64),
     /// Whether the log already says that the cell size is assumed.
     warned_cell_size: bool,
 }
@@ -101,8 +103,29 @@ impl Painter {
         Painter {
             protocol,
             shown: None,
+            cell: ASSUMED_CELL,
             warned_cell_size: false,
         }
+    }
+
+    /// The terminal's cell size in pixels, asked afresh (a resize or a font change moves it);
+    /// [`ASSUMED_CELL`] where the terminal does not say, logged once. Frames place photos
+    /// with it, so call it once per frame, before the view.
+    pub fn cell_size(&mut self) -> (f64, f64) {
+        self.cell = match cell_pixels() {
+            Some(c) => c,
+            None => {
+                if !self.warned_cell_size {
+                    self.warned_cell_size = true;
+                    log::write(&format!(
+                        "the terminal does not report its size in pixels (TIOCGWINSZ): photos assume {}×{}-pixel cells",
+                        ASSUMED_CELL.0, ASSUMED_CELL.1
+                    ));
+                }
+                ASSUMED_CELL
+            }
+        };
+        self.cell
     }
 
     /// Forget what is shown (after a resize the terminal may have moved or cut images).
@@ -110,11 +133,11 @@ impl Painter {
         self.shown = None;
     }
 
-    fn wanted(images: &[(Rect, Arc<RgbImage>)]) -> Shown {
+    fn wanted(&self, images: &[(Rect, Arc<RgbImage>)]) -> Shown {
         images
             .iter()
             .map(|(r, img)| {
-                let (cells, _, _) = blocks::placement(img.width(), img.height(), *r);
+                let cells = image_cells(img.width(), img.height(), *r, self.cell);
                 (cells, Arc::as_ptr(img) as usize)
             })
             .collect()
@@ -129,7 +152,7 @@ impl Painter {
     where
         B::Error: Send + Sync + 'static,
     {
-        let wanted = Self::wanted(images);
+        let wanted = self.wanted(images);
         if self.shown.as_ref() == Some(&wanted) {
             return Ok(false);
         }
@@ -150,7 +173,10 @@ impl Painter {
     /// After the frame: prints the images into their cells.
     pub fn after(&mut self, images: &[(Rect, Arc<RgbImage>)]) -> Result<()> {
         for (area, img) in images {
-            let (cells, _, _) = blocks::placement(img.width(), img.height(), *area);
+            let cells = image_cells(img.width(), img.height(), *area, self.cell);
+            if cells.is_empty() {
+                continue;
+            }
             if self.protocol == Protocol::Sixel {
                 self.print_sixel(img, cells)?;
                 continue;
@@ -173,28 +199,15 @@ impl Painter {
                 anyhow::anyhow!("cannot draw the photo through {:?}: {e}", self.protocol)
             })?;
         }
-        self.shown = Some(Self::wanted(images));
+        self.shown = Some(self.wanted(images));
         Ok(())
     }
 
     /// Sixel is drawn here rather than by viuer, which sizes sixel images for 6×12-pixel
     /// cells whatever the terminal's are (in xterm's 9×18 cells a photo filled two thirds of
     /// its panel).
-    fn print_sixel(&mut self, img: &RgbImage, cells: Rect) -> Result<()> {
-        let cell = match cell_pixels() {
-            Some(c) => c,
-            None => {
-                if !self.warned_cell_size {
-                    self.warned_cell_size = true;
-                    log::write(&format!(
-                        "the terminal does not report its size in pixels (TIOCGWINSZ): sixel photos assume {}×{}-pixel cells",
-                        ASSUMED_CELL.0, ASSUMED_CELL.1
-                    ));
-                }
-                ASSUMED_CELL
-            }
-        };
-        let data = sixel(img, cells, cell)?;
+    fn print_sixel(&self, img: &RgbImage, cells: Rect) -> Result<()> {
+        let data = sixel(img, cells, self.cell)?;
         let mut out = std::io::stdout().lock();
         crossterm::queue!(
             out,
@@ -225,6 +238,25 @@ fn cell_pixels() -> Option<(f64, f64)> {
             ws.height as f64 / ws.rows as f64,
         )
     })
+}
+
+/// The cells a `w`×`h` image takes when a graphics protocol shows it as large as fits in
+/// `area`, centred. The terminal stretches an image over whole cells, so the box follows the
+/// cells' real shape (`cell`, in pixels): assuming half-block cells (1:2) stretched photos
+/// by 20 % in kitty with a 7×17-pixel cell.
+pub fn image_cells(w: u32, h: u32, area: Rect, cell: (f64, f64)) -> Rect {
+    if area.is_empty() || w == 0 || h == 0 {
+        return Rect::new(area.x, area.y, 0, 0);
+    }
+    let scale = (area.width as f64 * cell.0 / w as f64).min(area.height as f64 * cell.1 / h as f64);
+    let cw = ((w as f64 * scale / cell.0).round() as u16).clamp(1, area.width);
+    let ch = ((h as f64 * scale / cell.1).round() as u16).clamp(1, area.height);
+    Rect::new(
+        area.x + (area.width - cw) / 2,
+        area.y + (area.height - ch) / 2,
+        cw,
+        ch,
+    )
 }
 
 /// The pixel size that shows a `w`×`h` image as large as fits in `cells` of `cell` pixels,
@@ -261,6 +293,29 @@ fn sixel(img: &RgbImage, cells: Rect, cell: (f64, f64)) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn photos_take_cells_of_their_own_shape_at_the_terminals_cell_size() {
+        let area = Rect::new(50, 1, 60, 40);
+        // 1024×683 in 7×17-pixel cells (kitty, 9 pt): the width bounds it, 60 cells = 420 px,
+        // so 280 px high = 16.5 → 16 rows, centred.
+        let c = image_cells(1024, 683, area, (7.0, 17.0));
+        assert_eq!((c.width, c.height), (60, 16));
+        assert_eq!((c.x, c.y), (50, 1 + 12));
+        // The shape on screen is the photo's within a cell's rounding.
+        let shown = (c.width as f64 * 7.0) / (c.height as f64 * 17.0);
+        assert!((shown - 1024.0 / 683.0).abs() < 0.1, "{shown}");
+        // A portrait photo in 9×18 cells: the height bounds it (40 rows = 720 px).
+        let c = image_cells(600, 900, area, (9.0, 18.0));
+        assert_eq!((c.width, c.height), (53, 40));
+        assert_eq!(c.x, 50 + 3);
+        // Degenerate panels take nothing.
+        assert!(image_cells(100, 100, Rect::new(0, 0, 0, 5), (8.0, 16.0)).is_empty());
+        assert_eq!(
+            image_cells(100, 100, Rect::new(0, 0, 1, 1), (8.0, 16.0)).area(),
+            1
+        );
+    }
 
     #[test]
     fn a_sixel_photo_fills_its_cells_at_the_terminals_cell_size() {

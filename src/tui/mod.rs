@@ -455,7 +455,10 @@ where
     let area = terminal.get_frame().area();
     app.list_rows = view::list_rows(area);
     // Popups are drawn in cells: while one is open, photos are too.
-    let external = painter.is_some() && !app.help;
+    let external = match painter.as_deref_mut() {
+        Some(p) if !app.help => Some(p.cell_size()),
+        _ => None,
+    };
     let display = Display {
         colors,
         external_images: external,
@@ -465,7 +468,7 @@ where
         return Ok(());
     };
     let images = match (external, view::areas(area)) {
-        (true, Some(a)) => view::panel_images(app, &a),
+        (Some(_), Some(a)) => view::panel_images(app, &a),
         _ => Vec::new(),
     };
     if let Err(e) = draw_with_graphics(terminal, app, display, p, &images) {

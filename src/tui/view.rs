@@ -13,6 +13,7 @@ use ratatui::Frame;
 
 use super::app::{App, Faith, FileState, Focus, ListRows, PairMaps, Phase, Slot};
 use super::blocks::{self, ColorMode};
+use super::graphics;
 use crate::render::colormap;
 
 /// Below this size the layout cannot show a list and two photos.
@@ -90,12 +91,12 @@ pub fn list_window(cursor: usize, len: usize, height: usize) -> (usize, usize) {
 }
 
 /// How the photos are drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Display {
     pub colors: ColorMode,
     /// A graphics protocol (kitty, iTerm2, sixel) draws the photos after each frame; the view
-    /// leaves their cells alone.
-    pub external_images: bool,
+    /// leaves their cells alone. The terminal's cell size in pixels, which decides those cells.
+    pub external_images: Option<(f64, f64)>,
 }
 
 pub fn view(app: &App, display: Display, frame: &mut Frame) {
@@ -456,12 +457,12 @@ fn photo(
     area: Rect,
     buf: &mut Buffer,
 ) {
-    match shown(app, entry, overlay) {
-        Err(lines) => message(lines, area, buf),
-        Ok(Some(img)) if display.external_images => {
+    match (shown(app, entry, overlay), display.external_images) {
+        (Err(lines), _) => message(lines, area, buf),
+        (Ok(Some(img)), Some(cell)) => {
             // The graphics protocol draws the photo after the frame: its cells are left to it,
             // the rest of the panel is blank (no stale text beside a photo).
-            let (cells, _, _) = blocks::placement(img.width(), img.height(), area);
+            let cells = graphics::image_cells(img.width(), img.height(), area, cell);
             for y in area.top()..area.bottom() {
                 for x in area.left()..area.right() {
                     let cell = &mut buf[(x, y)];
@@ -473,8 +474,8 @@ fn photo(
                 }
             }
         }
-        Ok(Some(img)) => blocks::draw(&img, area, buf, display.colors),
-        Ok(None) => message(vec![Line::from("decoding…").dim()], area, buf),
+        (Ok(Some(img)), None) => blocks::draw(&img, area, buf, display.colors),
+        (Ok(None), _) => message(vec![Line::from("decoding…").dim()], area, buf),
     }
 }
 
