@@ -159,8 +159,8 @@ impl Painter {
         match self.protocol {
             Protocol::Kitty => {
                 let mut out = std::io::stdout().lock();
-                // Delete every image placement of ours (a=d, d=A: all, and free the data).
-                out.write_all(b"\x1b_Ga=d,d=A\x1b\\")?;
+                // Delete every image placement of ours (a=d, d=A: all, and free the data; q=2: no reply).
+                out.write_all(b"\x1b_Ga=d,d=A,q=2\x1b\\")?;
                 out.flush()?;
             }
             // Text cells drawn over them erase sixel and iTerm2 images: redraw everything.
@@ -177,9 +177,17 @@ impl Painter {
             if cells.is_empty() {
                 continue;
             }
-            if self.protocol == Protocol::Sixel {
-                self.print_sixel(img, cells)?;
-                continue;
+            match self.protocol {
+                Protocol::Sixel => {
+                    let data = sixel(img, cells, self.cell)?;
+                    print_at(cells, data.as_bytes())?;
+                    continue;
+                }
+                Protocol::Kitty => {
+                    print_at(cells, &kitty(img, cells, self.cell)?)?;
+                    continue;
+                }
+                Protocol::Iterm => {}
             }
             let config = viuer::Config {
                 x: cells.x,
@@ -190,9 +198,9 @@ impl Painter {
                 restore_cursor: true,
                 transparent: false,
                 truecolor: true,
-                use_kitty: self.protocol == Protocol::Kitty,
-                use_iterm: self.protocol == Protocol::Iterm,
-                use_sixel: self.protocol == Protocol::Sixel,
+                use_kitty: false,
+                use_iterm: true,
+                use_sixel: false,
                 ..viuer::Config::default()
             };
             viuer::print(&DynamicImage::ImageRgb8((**img).clone()), &config).map_err(|e| {
@@ -202,23 +210,71 @@ impl Painter {
         self.shown = Some(self.wanted(images));
         Ok(())
     }
+}
 
-    /// Sixel is drawn here rather than by viuer, which sizes sixel images for 6×12-pixel
-    /// cells whatever the terminal's are (in xterm's 9×18 cells a photo filled two thirds of
-    /// its panel).
-    fn print_sixel(&self, img: &RgbImage, cells: Rect) -> Result<()> {
-        let data = sixel(img, cells, self.cell)?;
-        let mut out = std::io::stdout().lock();
-        crossterm::queue!(
-            out,
-            crossterm::cursor::SavePosition,
-            crossterm::cursor::MoveTo(cells.x, cells.y)
-        )?;
-        out.write_all(data.as_bytes())?;
-        crossterm::queue!(out, crossterm::cursor::RestorePosition)?;
-        out.flush()?;
-        Ok(())
+/// Writes an image sequence with the cursor at `cells`' top left, and puts the cursor back.
+///
+/// Sixel and kitty images are encoded here rather than by viuer: its sixel printer sizes
+/// images for 6×12-pixel cells whatever the terminal's are (in xterm's 9×18 cells a photo
+/// filled two thirds of its panel), and its kitty printer, on a local kitty, waits after each
+/// image for the terminal's status report by reading stdin: a key pressed meanwhile (holding
+/// `j` through the list) broke that wait, so the protocol was given up for half-blocks, and
+/// the key was lost.
+fn print_at(cells: Rect, data: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    crossterm::queue!(
+        out,
+        crossterm::cursor::SavePosition,
+        crossterm::cursor::MoveTo(cells.x, cells.y)
+    )?;
+    out.write_all(data)?;
+    crossterm::queue!(out, crossterm::cursor::RestorePosition)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Base64 characters per kitty graphics chunk (the protocol's maximum).
+const KITTY_CHUNK: usize = 4096;
+
+/// `img` as kitty graphics commands that show it stretched over `cells`: the pixels sent
+/// inline (`t=d`, zlib-compressed RGB), so it works over ssh too and needs no temporary file;
+/// at most the pixels the cells show; `q=2`, so the terminal sends no replies into the
+/// keyboard input; `C=1`, so the cursor stays put.
+fn kitty(img: &RgbImage, cells: Rect, cell: (f64, f64)) -> Result<Vec<u8>> {
+    use base64::Engine as _;
+    let (fw, fh) = fitted_pixels(img.width(), img.height(), cells, cell, None);
+    let small;
+    let img = if fw < img.width() {
+        small = image::imageops::resize(img, fw, fh, image::imageops::FilterType::Triangle);
+        &small
+    } else {
+        img
+    };
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    z.write_all(img.as_raw())?;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(z.finish()?);
+    let mut out = Vec::with_capacity(b64.len() + 64 * (b64.len() / KITTY_CHUNK + 1));
+    let n = b64.len().div_ceil(KITTY_CHUNK).max(1);
+    for i in 0..n {
+        let chunk = &b64.as_bytes()
+            [(i * KITTY_CHUNK).min(b64.len())..((i + 1) * KITTY_CHUNK).min(b64.len())];
+        let more = u8::from(i + 1 < n);
+        if i == 0 {
+            write!(
+                out,
+                "\x1b_Ga=T,f=24,o=z,t=d,q=2,C=1,s={},v={},c={},r={},m={more};",
+                img.width(),
+                img.height(),
+                cells.width,
+                cells.height
+            )?;
+        } else {
+            write!(out, "\x1b_Gq=2,m={more};")?;
+        }
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\x1b\\");
     }
+    Ok(out)
 }
 
 /// Cell size assumed when the terminal does not say (a common 10-point font).
@@ -260,13 +316,20 @@ pub fn image_cells(w: u32, h: u32, area: Rect, cell: (f64, f64)) -> Rect {
 }
 
 /// The pixel size that shows a `w`×`h` image as large as fits in `cells` of `cell` pixels,
-/// aspect kept, within xterm's sixel limit.
-fn sixel_size(w: u32, h: u32, cells: Rect, cell: (f64, f64)) -> (u32, u32) {
+/// aspect kept, with no side above `max_side`.
+fn fitted_pixels(
+    w: u32,
+    h: u32,
+    cells: Rect,
+    cell: (f64, f64),
+    max_side: Option<f64>,
+) -> (u32, u32) {
     let box_w = cells.width as f64 * cell.0;
     let box_h = cells.height as f64 * cell.1;
-    let scale = (box_w / w as f64)
-        .min(box_h / h as f64)
-        .min(MAX_SIXEL_SIDE / w.max(h) as f64);
+    let mut scale = (box_w / w as f64).min(box_h / h as f64);
+    if let Some(m) = max_side {
+        scale = scale.min(m / w.max(h) as f64);
+    }
     (
         ((w as f64 * scale).round() as u32).max(1),
         ((h as f64 * scale).round() as u32).max(1),
@@ -275,7 +338,7 @@ fn sixel_size(w: u32, h: u32, cells: Rect, cell: (f64, f64)) -> (u32, u32) {
 
 /// `img` as a sixel sequence sized for `cells`.
 fn sixel(img: &RgbImage, cells: Rect, cell: (f64, f64)) -> Result<String> {
-    let (w, h) = sixel_size(img.width(), img.height(), cells, cell);
+    let (w, h) = fitted_pixels(img.width(), img.height(), cells, cell, Some(MAX_SIXEL_SIDE));
     let resized = image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle);
     icy_sixel::sixel_string(
         resized.as_raw(),
@@ -321,12 +384,89 @@ mod tests {
     fn a_sixel_photo_fills_its_cells_at_the_terminals_cell_size() {
         let cells = Rect::new(10, 2, 40, 15);
         // xterm with a 9-point font: 9×18-pixel cells, a box of 360×270 pixels.
-        assert_eq!(sixel_size(1024, 768, cells, (9.0, 18.0)), (360, 270));
-        assert_eq!(sixel_size(400, 300, cells, (9.0, 18.0)), (360, 270));
+        assert_eq!(
+            fitted_pixels(1024, 768, cells, (9.0, 18.0), Some(MAX_SIXEL_SIDE)),
+            (360, 270)
+        );
+        assert_eq!(
+            fitted_pixels(400, 300, cells, (9.0, 18.0), Some(MAX_SIXEL_SIDE)),
+            (360, 270)
+        );
         // A portrait photo is bounded by the height.
-        assert_eq!(sixel_size(600, 900, cells, (9.0, 18.0)), (180, 270));
+        assert_eq!(
+            fitted_pixels(600, 900, cells, (9.0, 18.0), Some(MAX_SIXEL_SIDE)),
+            (180, 270)
+        );
         // Large cells: held to xterm's 1000-pixel limit, aspect kept.
-        assert_eq!(sixel_size(1600, 1200, cells, (40.0, 80.0)), (1000, 750));
+        assert_eq!(
+            fitted_pixels(1600, 1200, cells, (40.0, 80.0), Some(MAX_SIXEL_SIDE)),
+            (1000, 750)
+        );
+    }
+
+    /// Splits kitty graphics commands into (control data, payload).
+    fn kitty_commands(data: &[u8]) -> Vec<(String, String)> {
+        let text = std::str::from_utf8(data).unwrap();
+        assert!(text.starts_with("\x1b_G") && text.ends_with("\x1b\\"));
+        text.split("\x1b\\")
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                let body = c
+                    .strip_prefix("\x1b_G")
+                    .expect("each command opens with ESC _G");
+                let (keys, payload) = body.split_once(';').unwrap();
+                (keys.to_string(), payload.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn kitty_images_go_inline_in_chunks_and_ask_for_no_reply() {
+        use base64::Engine as _;
+        use std::io::Read as _;
+        // Noise, so the compressed image needs several chunks.
+        let mut seed = 7u32;
+        let img = RgbImage::from_fn(900, 600, |_, _| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            image::Rgb([(seed >> 24) as u8, (seed >> 16) as u8, (seed >> 8) as u8])
+        });
+        // 50×20 cells of 8×16 pixels show at most 400×267 of it: no more is sent.
+        let cells = Rect::new(3, 4, 50, 20);
+        let cmds = kitty_commands(&kitty(&img, cells, (8.0, 16.0)).unwrap());
+        assert!(cmds.len() > 2, "{} commands", cmds.len());
+        let first = &cmds[0].0;
+        for key in [
+            "a=T", "f=24", "o=z", "t=d", "q=2", "C=1", "s=400", "v=267", "c=50", "r=20", "m=1",
+        ] {
+            assert!(first.split(',').any(|k| k == key), "{key} in {first}");
+        }
+        for (i, (keys, payload)) in cmds.iter().enumerate() {
+            let last = i + 1 == cmds.len();
+            assert!(keys.contains("q=2"), "chunk {i} asks for no reply: {keys}");
+            assert!(keys.ends_with(if last { "m=0" } else { "m=1" }), "{keys}");
+            assert!(payload.len() <= KITTY_CHUNK && (last || payload.len() % 4 == 0));
+        }
+        let b64: String = cmds.iter().map(|(_, p)| p.as_str()).collect();
+        let z = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap();
+        let mut rgb = Vec::new();
+        flate2::read::ZlibDecoder::new(&z[..])
+            .read_to_end(&mut rgb)
+            .unwrap();
+        let expected =
+            image::imageops::resize(&img, 400, 267, image::imageops::FilterType::Triangle);
+        assert_eq!(rgb, expected.into_raw(), "the pixels sent are the photo's");
+
+        // A photo smaller than its cells goes as it is (the terminal scales it up).
+        let small = RgbImage::from_pixel(40, 30, image::Rgb([1, 2, 3]));
+        let cmds = kitty_commands(&kitty(&small, cells, (8.0, 16.0)).unwrap());
+        assert_eq!(cmds.len(), 1);
+        assert!(
+            cmds[0].0.contains("s=40,v=30,c=50,r=20,m=0"),
+            "{}",
+            cmds[0].0
+        );
     }
 
     #[test]
