@@ -1,7 +1,9 @@
-//! Full-resolution photos through a terminal graphics protocol (kitty, iTerm2, sixel) via
-//! viuer. Such images live outside ratatui's cell buffer, so whenever what they show or where
-//! changes, the old ones are removed first (kitty: delete command; iTerm2 and sixel: a full
-//! redraw) and the new ones are printed after the frame.
+//! Full-resolution photos through a terminal graphics protocol: kitty and sixel encoded here
+//! (see [`print_at`] for why), iTerm2 through viuer, which also asks the terminal at start-up
+//! which protocol it speaks. Such images live outside ratatui's cell buffer, so whenever what
+//! they show or where changes, the old ones are removed first (kitty: delete command; iTerm2
+//! and sixel: a full redraw) and the new ones are printed after the frame, in cells of the
+//! terminal's real shape.
 
 use std::io::Write;
 use std::sync::Arc;
