@@ -1,5 +1,5 @@
 //! Full-resolution photos through a terminal graphics protocol: kitty and sixel encoded here
-//! (see [`print_at`] for why), iTerm2 through viuer, which also asks the terminal at start-up
+//! (see `print_at` for why), iTerm2 through viuer, which also asks the terminal at start-up
 //! which protocol it speaks. Such images live outside ratatui's cell buffer, so whenever what
 //! they show or where changes, the old ones are removed first (kitty: delete command; iTerm2
 //! and sixel: a full redraw) and the new ones are printed after the frame, in cells of the
