@@ -5,6 +5,7 @@
 //! and sixel: a full redraw) and the new ones are printed after the frame, in cells of the
 //! terminal's real shape.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -205,7 +206,8 @@ impl Painter {
                 use_sixel: false,
                 ..viuer::Config::default()
             };
-            viuer::print(&DynamicImage::ImageRgb8((**img).clone()), &config).map_err(|e| {
+            let img = at_most_shown(img, cells, self.cell).into_owned();
+            viuer::print(&DynamicImage::ImageRgb8(img), &config).map_err(|e| {
                 anyhow::anyhow!("cannot draw the photo through {:?}: {e}", self.protocol)
             })?;
         }
@@ -244,14 +246,7 @@ const KITTY_CHUNK: usize = 4096;
 /// keyboard input; `C=1`, so the cursor stays put.
 fn kitty(img: &RgbImage, cells: Rect, cell: (f64, f64)) -> Result<Vec<u8>> {
     use base64::Engine as _;
-    let (fw, fh) = fitted_pixels(img.width(), img.height(), cells, cell, None);
-    let small;
-    let img = if fw < img.width() {
-        small = image::imageops::resize(img, fw, fh, image::imageops::FilterType::Triangle);
-        &small
-    } else {
-        img
-    };
+    let img = at_most_shown(img, cells, cell);
     let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
     z.write_all(img.as_raw())?;
     let b64 = base64::engine::general_purpose::STANDARD.encode(z.finish()?);
@@ -336,6 +331,22 @@ fn fitted_pixels(
         ((w as f64 * scale).round() as u32).max(1),
         ((h as f64 * scale).round() as u32).max(1),
     )
+}
+
+/// `img` with no more pixels than `cells` show (the terminal scales it to them anyway):
+/// less to encode and to send.
+fn at_most_shown(img: &RgbImage, cells: Rect, cell: (f64, f64)) -> Cow<'_, RgbImage> {
+    let (w, h) = fitted_pixels(img.width(), img.height(), cells, cell, None);
+    if w < img.width() {
+        Cow::Owned(image::imageops::resize(
+            img,
+            w,
+            h,
+            image::imageops::FilterType::Triangle,
+        ))
+    } else {
+        Cow::Borrowed(img)
+    }
 }
 
 /// `img` as a sixel sequence sized for `cells`.
