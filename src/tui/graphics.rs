@@ -396,25 +396,14 @@ mod tests {
     #[test]
     fn a_sixel_photo_fills_its_cells_at_the_terminals_cell_size() {
         let cells = Rect::new(10, 2, 40, 15);
+        let px = |w, h, cell| fitted_pixels(w, h, cells, cell, Some(MAX_SIXEL_SIDE));
         // xterm with a 9-point font: 9×18-pixel cells, a box of 360×270 pixels.
-        assert_eq!(
-            fitted_pixels(1024, 768, cells, (9.0, 18.0), Some(MAX_SIXEL_SIDE)),
-            (360, 270)
-        );
-        assert_eq!(
-            fitted_pixels(400, 300, cells, (9.0, 18.0), Some(MAX_SIXEL_SIDE)),
-            (360, 270)
-        );
+        assert_eq!(px(1024, 768, (9.0, 18.0)), (360, 270));
+        assert_eq!(px(400, 300, (9.0, 18.0)), (360, 270));
         // A portrait photo is bounded by the height.
-        assert_eq!(
-            fitted_pixels(600, 900, cells, (9.0, 18.0), Some(MAX_SIXEL_SIDE)),
-            (180, 270)
-        );
+        assert_eq!(px(600, 900, (9.0, 18.0)), (180, 270));
         // Large cells: held to xterm's 1000-pixel limit, aspect kept.
-        assert_eq!(
-            fitted_pixels(1600, 1200, cells, (40.0, 80.0), Some(MAX_SIXEL_SIDE)),
-            (1000, 750)
-        );
+        assert_eq!(px(1600, 1200, (40.0, 80.0)), (1000, 750));
     }
 
     /// Splits kitty graphics commands into (control data, payload).
