@@ -1,21 +1,25 @@
-//! Full-resolution photos through a terminal graphics protocol: kitty and sixel encoded here
-//! (see `print_at` for why), iTerm2 through viuer, which also asks the terminal at start-up
-//! which protocol it speaks. Such images live outside ratatui's cell buffer, so whenever what
-//! they show or where changes, the old ones are removed first (kitty: delete command; iTerm2
-//! and sixel: a full redraw) and the new ones are printed after the frame, in cells of the
-//! terminal's real shape.
+//! Full-resolution photos through a terminal graphics protocol (kitty, iTerm2, sixel), encoded
+//! here (see `encode` for why not by viuer, which still asks the terminal at start-up which
+//! protocol it speaks) on encoder threads, and placed in cells of the terminal's real shape.
+//! Such images live outside ratatui's cell buffer, so whenever one is no longer wanted where it
+//! is, the old ones are removed first (kitty: delete command; iTerm2 and sixel: a full redraw)
+//! and the wanted ones are printed after the frame.
 
-use std::borrow::Cow;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex};
 
-use anyhow::{bail, Result};
-use image::{DynamicImage, RgbImage};
+use anyhow::{bail, Context, Result};
+use image::RgbImage;
 use ratatui::backend::Backend;
 use ratatui::layout::Rect;
 use ratatui::Terminal;
 
 use super::log;
+
+mod encode;
+use encode::encode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum GraphicsArg {
@@ -89,26 +93,94 @@ pub fn choose(arg: GraphicsArg) -> Result<Option<Protocol>> {
     }
 }
 
-/// What is on screen: each image's cells and identity.
-type Shown = Vec<(Rect, usize)>;
+/// One encoded image: the same photo (by identity), cells and cell size give the same bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    image: usize,
+    cells: Rect,
+    /// The cell size in pixels, as `f64` bits.
+    cell: (u64, u64),
+}
 
+/// An image to encode for a key.
+struct Job {
+    key: Key,
+    image: Arc<RgbImage>,
+    cell: (f64, f64),
+}
+
+/// An encoded image sequence, with its photo kept alive so that no other photo can take its
+/// address (the key's identity) while the entry exists.
+type Encoded = (Arc<RgbImage>, Arc<Vec<u8>>);
+
+/// Encodings finished (or failed) on an encoder thread.
+type Done = (Key, Arc<RgbImage>, Result<Vec<u8>, String>);
+
+/// The encoder threads' work: a wish list that each frame replaces, so photos scrolled past
+/// are not encoded once they are no longer wanted.
+#[derive(Default)]
+struct Wishes {
+    queue: VecDeque<Job>,
+    running: HashSet<Key>,
+    closed: bool,
+}
+
+/// Encoded images kept; beyond this, those not on screen are dropped.
+const KEEP_ENCODED: usize = 16;
+/// Encoder threads: the two photos of a pair are encoded side by side.
+const ENCODERS: usize = 2;
+
+/// Draws photos through a graphics protocol. Encoding a photo (sixel: 50–140 ms on this
+/// machine; kitty 4–11 ms) happens on encoder threads, so a frame never waits for it: the
+/// frame is drawn with the photo's cells left blank, and the photo is printed by the first
+/// frame after its bytes are ready ([`Painter::poll_ready`] asks for that frame).
 pub struct Painter {
     pub protocol: Protocol,
-    shown: Option<Shown>,
+    /// The images on screen now, printed after the frames that wanted them.
+    shown: Option<Vec<Key>>,
+    /// The images wanted when the screen's images were last removed.
+    cleared_for: Vec<Key>,
     /// The terminal's cell size in pixels, as of the last [`Painter::cell_size`].
     cell: (f64, f64),
     /// Whether the log already says that the cell size is assumed.
     warned_cell_size: bool,
+    encoded: HashMap<Key, Encoded>,
+    /// An encoding that failed, reported by the next frame.
+    failed: Option<String>,
+    wishes: Arc<(Mutex<Wishes>, Condvar)>,
+    done: Receiver<Done>,
+    out: Box<dyn Write + Send>,
 }
 
 impl Painter {
-    pub fn new(protocol: Protocol) -> Self {
-        Painter {
+    pub fn new(protocol: Protocol) -> Result<Self> {
+        Self::with_output(protocol, Box::new(std::io::stdout()))
+    }
+
+    /// A painter writing its escape sequences to `out` (tests capture them).
+    fn with_output(protocol: Protocol, out: Box<dyn Write + Send>) -> Result<Self> {
+        let wishes = Arc::new((Mutex::new(Wishes::default()), Condvar::new()));
+        let (tx, done) = mpsc::channel();
+        for i in 0..ENCODERS {
+            let wishes = wishes.clone();
+            let tx = tx.clone();
+            std::thread::Builder::new()
+                .name(format!("simtui-graphics-{i}"))
+                .spawn(move || encoder(protocol, &wishes, &tx))
+                .context("cannot start a graphics encoder thread")?;
+        }
+        Ok(Painter {
             protocol,
             shown: None,
+            cleared_for: Vec::new(),
             cell: ASSUMED_CELL,
             warned_cell_size: false,
-        }
+            encoded: HashMap::new(),
+            failed: None,
+            wishes,
+            done,
+            out,
+        })
     }
 
     /// The terminal's cell size in pixels, asked afresh (a resize or a font change moves it);
@@ -136,96 +208,161 @@ impl Painter {
         self.shown = None;
     }
 
-    fn wanted(&self, images: &[(Rect, Arc<RgbImage>)]) -> Shown {
+    /// Takes in finished encodings; returns whether any arrived (a frame should print them,
+    /// or report a failure).
+    pub fn poll_ready(&mut self) -> bool {
+        let mut any = false;
+        while let Ok((key, image, result)) = self.done.try_recv() {
+            any = true;
+            match result {
+                Ok(bytes) => {
+                    self.encoded.insert(key, (image, Arc::new(bytes)));
+                }
+                Err(e) => self.failed = Some(e),
+            }
+        }
+        any
+    }
+
+    fn wanted(&self, images: &[(Rect, Arc<RgbImage>)]) -> Vec<(Key, Arc<RgbImage>)> {
         images
             .iter()
-            .map(|(r, img)| {
-                let cells = image_cells(img.width(), img.height(), *r, self.cell);
-                (cells, Arc::as_ptr(img) as usize)
+            .filter_map(|(area, img)| {
+                let cells = image_cells(img.width(), img.height(), *area, self.cell);
+                let key = Key {
+                    image: Arc::as_ptr(img) as usize,
+                    cells,
+                    cell: (self.cell.0.to_bits(), self.cell.1.to_bits()),
+                };
+                (!cells.is_empty()).then(|| (key, img.clone()))
             })
             .collect()
     }
 
-    /// Before the frame: removes stale images. Returns whether images must be printed after.
+    /// Before the frame: removes the images on screen unless the frame only adds to them.
+    /// Adding needs no removal when the new images' cells have stayed blank since the last
+    /// removal, which holds when the same images were wanted then (their cells were left to
+    /// the protocol, blank, ever since); so a photo printed once its encoding is ready leaves
+    /// the other one alone. Otherwise the cells may hold text or half-blocks (the help popup
+    /// draws photos as half-blocks), which a sixel image narrower than its cells would let
+    /// show at its edge.
     pub fn before<B: Backend>(
         &mut self,
         terminal: &mut Terminal<B>,
         images: &[(Rect, Arc<RgbImage>)],
-    ) -> Result<bool>
+    ) -> Result<()>
     where
         B::Error: Send + Sync + 'static,
     {
-        let wanted = self.wanted(images);
-        if self.shown.as_ref() == Some(&wanted) {
-            return Ok(false);
+        let wanted: Vec<Key> = self.wanted(images).into_iter().map(|(k, _)| k).collect();
+        if let Some(shown) = &self.shown {
+            if wanted == self.cleared_for && shown.iter().all(|k| wanted.contains(k)) {
+                return Ok(());
+            }
         }
         match self.protocol {
+            // Delete every image placement of ours (a=d, d=A: all, and free the data; q=2: no reply).
             Protocol::Kitty => {
-                let mut out = std::io::stdout().lock();
-                // Delete every image placement of ours (a=d, d=A: all, and free the data; q=2: no reply).
-                out.write_all(b"\x1b_Ga=d,d=A,q=2\x1b\\")?;
-                out.flush()?;
+                self.out.write_all(b"\x1b_Ga=d,d=A,q=2\x1b\\")?;
+                self.out.flush()?;
             }
             // Text cells drawn over them erase sixel and iTerm2 images: redraw everything.
             Protocol::Iterm | Protocol::Sixel => terminal.clear()?,
         }
-        self.shown = None;
-        Ok(true)
+        self.shown = Some(Vec::new());
+        self.cleared_for = wanted;
+        Ok(())
     }
 
-    /// After the frame: prints the images into their cells.
+    /// After the frame: prints the wanted images whose encodings are ready into their cells,
+    /// and hands the rest to the encoder threads.
     pub fn after(&mut self, images: &[(Rect, Arc<RgbImage>)]) -> Result<()> {
-        for (area, img) in images {
-            let cells = image_cells(img.width(), img.height(), *area, self.cell);
-            if cells.is_empty() {
+        if let Some(e) = self.failed.take() {
+            bail!("cannot draw the photo through {:?}: {e}", self.protocol);
+        }
+        let wanted = self.wanted(images);
+        let shown = self.shown.get_or_insert_with(Vec::new);
+        let mut missing = Vec::new();
+        for (key, image) in &wanted {
+            if shown.contains(key) {
                 continue;
             }
-            match self.protocol {
-                Protocol::Sixel => {
-                    let data = sixel(img, cells, self.cell)?;
-                    print_at(cells, data.as_bytes())?;
-                    continue;
+            match self.encoded.get(key) {
+                Some((_, bytes)) => {
+                    print_at(&mut self.out, key.cells, bytes)?;
+                    shown.push(*key);
                 }
-                Protocol::Kitty => {
-                    print_at(cells, &kitty(img, cells, self.cell)?)?;
-                    continue;
-                }
-                Protocol::Iterm => {}
+                None => missing.push(Job {
+                    key: *key,
+                    image: image.clone(),
+                    cell: self.cell,
+                }),
             }
-            let config = viuer::Config {
-                x: cells.x,
-                y: cells.y as i16,
-                width: Some(cells.width as u32),
-                height: Some(cells.height as u32),
-                absolute_offset: true,
-                restore_cursor: true,
-                transparent: false,
-                truecolor: true,
-                use_kitty: false,
-                use_iterm: true,
-                use_sixel: false,
-                ..viuer::Config::default()
-            };
-            let img = at_most_shown(img, cells, self.cell).into_owned();
-            viuer::print(&DynamicImage::ImageRgb8(img), &config).map_err(|e| {
-                anyhow::anyhow!("cannot draw the photo through {:?}: {e}", self.protocol)
-            })?;
         }
-        self.shown = Some(self.wanted(images));
+        {
+            let (lock, ready) = &*self.wishes;
+            let mut w = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let running = std::mem::take(&mut w.running);
+            w.queue = missing
+                .into_iter()
+                .filter(|j| !running.contains(&j.key))
+                .collect();
+            w.running = running;
+            ready.notify_all();
+        }
+        if self.encoded.len() > KEEP_ENCODED {
+            self.encoded
+                .retain(|k, _| wanted.iter().any(|(w, _)| w == k));
+        }
         Ok(())
     }
 }
 
+impl Drop for Painter {
+    fn drop(&mut self) {
+        let (lock, ready) = &*self.wishes;
+        lock.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        ready.notify_all();
+    }
+}
+
+/// An encoder thread: takes the next wish, encodes it, sends it back; ends when the painter
+/// is dropped.
+fn encoder(protocol: Protocol, wishes: &(Mutex<Wishes>, Condvar), tx: &Sender<Done>) {
+    let (lock, ready) = wishes;
+    loop {
+        let job = {
+            let mut w = lock.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                if w.closed {
+                    return;
+                }
+                if let Some(job) = w.queue.pop_front() {
+                    w.running.insert(job.key);
+                    break job;
+                }
+                w = ready.wait(w).unwrap_or_else(|e| e.into_inner());
+            }
+        };
+        let result =
+            std::panic::catch_unwind(|| encode(protocol, &job.image, job.key.cells, job.cell))
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("the encoder panicked")))
+                .map_err(|e| format!("{e:#}"));
+        let key = job.key;
+        // Sent before it stops counting as running, so that no frame in between asks for it
+        // again.
+        if tx.send((key, job.image, result)).is_err() {
+            return;
+        }
+        lock.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .running
+            .remove(&key);
+    }
+}
+
 /// Writes an image sequence with the cursor at `cells`' top left, and puts the cursor back.
-///
-/// Sixel and kitty images are encoded here rather than by viuer: its sixel printer sizes
-/// images for 6×12-pixel cells whatever the terminal's are (in xterm's 9×18 cells a photo
-/// filled two thirds of its panel), and its kitty printer, on a local kitty, waits after each
-/// image for the terminal's status report by reading stdin: a key pressed meanwhile (holding
-/// `j` through the list) broke that wait, so the protocol was given up for half-blocks, and
-/// the key was lost.
-fn print_at(cells: Rect, data: &[u8]) -> Result<()> {
-    let mut out = std::io::stdout().lock();
+fn print_at(out: &mut impl Write, cells: Rect, data: &[u8]) -> Result<()> {
     crossterm::queue!(
         out,
         crossterm::cursor::SavePosition,
@@ -237,49 +374,8 @@ fn print_at(cells: Rect, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Base64 characters per kitty graphics chunk (the protocol's maximum).
-const KITTY_CHUNK: usize = 4096;
-
-/// `img` as kitty graphics commands that show it stretched over `cells`: the pixels sent
-/// inline (`t=d`, zlib-compressed RGB), so it works over ssh too and needs no temporary file;
-/// at most the pixels the cells show; `q=2`, so the terminal sends no replies into the
-/// keyboard input; `C=1`, so the cursor stays put.
-fn kitty(img: &RgbImage, cells: Rect, cell: (f64, f64)) -> Result<Vec<u8>> {
-    use base64::Engine as _;
-    let img = at_most_shown(img, cells, cell);
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-    z.write_all(img.as_raw())?;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(z.finish()?);
-    let mut out = Vec::with_capacity(b64.len() + 64 * (b64.len() / KITTY_CHUNK + 1));
-    let n = b64.len().div_ceil(KITTY_CHUNK).max(1);
-    for i in 0..n {
-        let chunk = &b64.as_bytes()
-            [(i * KITTY_CHUNK).min(b64.len())..((i + 1) * KITTY_CHUNK).min(b64.len())];
-        let more = u8::from(i + 1 < n);
-        if i == 0 {
-            write!(
-                out,
-                "\x1b_Ga=T,f=24,o=z,t=d,q=2,C=1,s={},v={},c={},r={},m={more};",
-                img.width(),
-                img.height(),
-                cells.width,
-                cells.height
-            )?;
-        } else {
-            write!(out, "\x1b_Gq=2,m={more};")?;
-        }
-        out.extend_from_slice(chunk);
-        out.extend_from_slice(b"\x1b\\");
-    }
-    Ok(out)
-}
-
 /// Cell size assumed when the terminal does not say (a common 10-point font).
 const ASSUMED_CELL: (f64, f64) = (10.0, 20.0);
-
-/// xterm draws at most 1000×1000 sixel pixels by default (its maxGraphicSize) and drops the
-/// rest of a larger image.
-const MAX_SIXEL_SIDE: f64 = 1000.0;
 
 /// The pixel size of one terminal cell, as the terminal reports it; `None` where it reports
 /// zeros (the kernel's default when a terminal does not fill them in).
@@ -312,60 +408,6 @@ pub fn image_cells(w: u32, h: u32, area: Rect, cell: (f64, f64)) -> Rect {
     )
 }
 
-/// The pixel size that shows a `w`×`h` image as large as fits in `cells` of `cell` pixels,
-/// aspect kept, with no side above `max_side`.
-fn fitted_pixels(
-    w: u32,
-    h: u32,
-    cells: Rect,
-    cell: (f64, f64),
-    max_side: Option<f64>,
-) -> (u32, u32) {
-    let box_w = cells.width as f64 * cell.0;
-    let box_h = cells.height as f64 * cell.1;
-    let mut scale = (box_w / w as f64).min(box_h / h as f64);
-    if let Some(m) = max_side {
-        scale = scale.min(m / w.max(h) as f64);
-    }
-    (
-        ((w as f64 * scale).round() as u32).max(1),
-        ((h as f64 * scale).round() as u32).max(1),
-    )
-}
-
-/// `img` with no more pixels than `cells` show (the terminal scales it to them anyway):
-/// less to encode and to send.
-fn at_most_shown(img: &RgbImage, cells: Rect, cell: (f64, f64)) -> Cow<'_, RgbImage> {
-    let (w, h) = fitted_pixels(img.width(), img.height(), cells, cell, None);
-    if w < img.width() {
-        Cow::Owned(image::imageops::resize(
-            img,
-            w,
-            h,
-            image::imageops::FilterType::Triangle,
-        ))
-    } else {
-        Cow::Borrowed(img)
-    }
-}
-
-/// `img` as a sixel sequence sized for `cells`.
-fn sixel(img: &RgbImage, cells: Rect, cell: (f64, f64)) -> Result<String> {
-    let (w, h) = fitted_pixels(img.width(), img.height(), cells, cell, Some(MAX_SIXEL_SIDE));
-    let resized = image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle);
-    icy_sixel::sixel_string(
-        resized.as_raw(),
-        w as i32,
-        h as i32,
-        icy_sixel::PixelFormat::RGB888,
-        icy_sixel::DiffusionMethod::Auto,
-        icy_sixel::MethodForLargest::Auto,
-        icy_sixel::MethodForRep::Auto,
-        icy_sixel::Quality::AUTO,
-    )
-    .map_err(|e| anyhow::anyhow!("cannot encode the photo as sixel: {e}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,99 +435,82 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_sixel_photo_fills_its_cells_at_the_terminals_cell_size() {
-        let cells = Rect::new(10, 2, 40, 15);
-        let px = |w, h, cell| fitted_pixels(w, h, cells, cell, Some(MAX_SIXEL_SIDE));
-        // xterm with a 9-point font: 9×18-pixel cells, a box of 360×270 pixels.
-        assert_eq!(px(1024, 768, (9.0, 18.0)), (360, 270));
-        assert_eq!(px(400, 300, (9.0, 18.0)), (360, 270));
-        // A portrait photo is bounded by the height.
-        assert_eq!(px(600, 900, (9.0, 18.0)), (180, 270));
-        // Large cells: held to xterm's 1000-pixel limit, aspect kept.
-        assert_eq!(px(1600, 1200, (40.0, 80.0)), (1000, 750));
-    }
+    /// Escape sequences written by a painter, for tests.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
 
-    /// Splits kitty graphics commands into (control data, payload).
-    fn kitty_commands(data: &[u8]) -> Vec<(String, String)> {
-        let text = std::str::from_utf8(data).unwrap();
-        assert!(text.starts_with("\x1b_G") && text.ends_with("\x1b\\"));
-        text.split("\x1b\\")
-            .filter(|c| !c.is_empty())
-            .map(|c| {
-                let body = c
-                    .strip_prefix("\x1b_G")
-                    .expect("each command opens with ESC _G");
-                let (keys, payload) = body.split_once(';').unwrap();
-                (keys.to_string(), payload.to_string())
-            })
-            .collect()
-    }
-
-    #[test]
-    fn kitty_images_go_inline_in_chunks_and_ask_for_no_reply() {
-        use base64::Engine as _;
-        use std::io::Read as _;
-        // Noise, so the compressed image needs several chunks.
-        let mut seed = 7u32;
-        let img = RgbImage::from_fn(900, 600, |_, _| {
-            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-            image::Rgb([(seed >> 24) as u8, (seed >> 16) as u8, (seed >> 8) as u8])
-        });
-        // 50×20 cells of 8×16 pixels show at most 400×267 of it: no more is sent.
-        let cells = Rect::new(3, 4, 50, 20);
-        let cmds = kitty_commands(&kitty(&img, cells, (8.0, 16.0)).unwrap());
-        assert!(cmds.len() > 2, "{} commands", cmds.len());
-        let first = &cmds[0].0;
-        for key in [
-            "a=T", "f=24", "o=z", "t=d", "q=2", "C=1", "s=400", "v=267", "c=50", "r=20", "m=1",
-        ] {
-            assert!(first.split(',').any(|k| k == key), "{key} in {first}");
+    impl Write for Captured {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
         }
-        for (i, (keys, payload)) in cmds.iter().enumerate() {
-            let last = i + 1 == cmds.len();
-            assert!(keys.contains("q=2"), "chunk {i} asks for no reply: {keys}");
-            assert!(keys.ends_with(if last { "m=0" } else { "m=1" }), "{keys}");
-            assert!(payload.len() <= KITTY_CHUNK && (last || payload.len() % 4 == 0));
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
         }
-        let b64: String = cmds.iter().map(|(_, p)| p.as_str()).collect();
-        let z = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .unwrap();
-        let mut rgb = Vec::new();
-        flate2::read::ZlibDecoder::new(&z[..])
-            .read_to_end(&mut rgb)
-            .unwrap();
-        let expected =
-            image::imageops::resize(&img, 400, 267, image::imageops::FilterType::Triangle);
-        assert_eq!(rgb, expected.into_raw(), "the pixels sent are the photo's");
+    }
 
-        // A photo smaller than its cells goes as it is (the terminal scales it up).
-        let small = RgbImage::from_pixel(40, 30, image::Rgb([1, 2, 3]));
-        let cmds = kitty_commands(&kitty(&small, cells, (8.0, 16.0)).unwrap());
-        assert_eq!(cmds.len(), 1);
-        assert!(
-            cmds[0].0.contains("s=40,v=30,c=50,r=20,m=0"),
-            "{}",
-            cmds[0].0
-        );
+    impl Captured {
+        fn take(&self) -> String {
+            String::from_utf8_lossy(&std::mem::take(&mut *self.0.lock().unwrap())).into_owned()
+        }
     }
 
     #[test]
-    fn the_sixel_sequence_declares_the_fitted_size() {
-        let img = RgbImage::from_pixel(64, 48, image::Rgb([200, 30, 30]));
-        let data = sixel(&img, Rect::new(0, 0, 20, 5), (8.0, 16.0)).unwrap();
-        assert!(
-            data.starts_with("\x1bP"),
-            "a DCS sequence: {:?}",
-            &data[..8]
-        );
-        assert!(data.ends_with("\x1b\\"));
-        // Raster attributes: aspect 1:1, then width and height in pixels (107 × 80 fits 160 × 80).
-        assert!(
-            data.contains("\"1;1;107;80"),
-            "{:?}",
-            &data[..40.min(data.len())]
-        );
+    fn frames_never_wait_for_encoding_and_print_each_photo_once_it_is_ready() {
+        let photo = |shade: u8| {
+            Arc::new(RgbImage::from_fn(300, 200, |x, y| {
+                image::Rgb([shade, (x % 256) as u8, (y % 256) as u8])
+            }))
+        };
+        let (a, b, c) = (photo(10), photo(120), photo(240));
+        let (left, right) = (Rect::new(0, 0, 40, 20), Rect::new(40, 0, 40, 20));
+        let out = Captured::default();
+        let mut p = Painter::with_output(Protocol::Kitty, Box::new(out.clone())).unwrap();
+        let mut term = Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+        let mut frame = |p: &mut Painter, images: &[(Rect, Arc<RgbImage>)]| {
+            p.before(&mut term, images).unwrap();
+            p.after(images).unwrap();
+            out.take()
+        };
+        let wait_for = |p: &mut Painter, n: usize| {
+            let t = std::time::Instant::now();
+            while p.encoded.len() < n {
+                assert!(t.elapsed().as_secs() < 20, "encodings did not arrive");
+                p.poll_ready();
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        };
+        let placed = |s: &str| s.matches("a=T").count();
+        let deleted = |s: &str| s.contains("a=d");
+
+        // The first frame draws no photo: both go to the encoders.
+        let pair = [(left, a.clone()), (right, b.clone())];
+        let s = frame(&mut p, &pair);
+        assert_eq!(placed(&s), 0, "{s:?}");
+        wait_for(&mut p, 2);
+        // The next frame prints both, deleting nothing.
+        let s = frame(&mut p, &pair);
+        assert_eq!((placed(&s), deleted(&s)), (2, false));
+        // A frame with nothing new writes nothing.
+        assert_eq!(frame(&mut p, &pair), "");
+        // Another neighbour: the old images go, the query comes back at once from what was
+        // encoded, the new neighbour follows when ready.
+        let next = [(left, a.clone()), (right, c.clone())];
+        let s = frame(&mut p, &next);
+        assert!(deleted(&s));
+        assert_eq!(placed(&s), 1);
+        wait_for(&mut p, 3);
+        let s = frame(&mut p, &next);
+        assert_eq!((placed(&s), deleted(&s)), (1, false));
+        // Back to the first pair: everything is at hand.
+        let s = frame(&mut p, &pair);
+        assert_eq!((placed(&s), deleted(&s)), (2, true));
+        // A popup hides the photos; closing it brings them back, on a cleared screen (the
+        // popup's half-blocks must not show beside them).
+        let s = frame(&mut p, &[]);
+        assert_eq!((placed(&s), deleted(&s)), (0, true));
+        assert_eq!(frame(&mut p, &[]), "");
+        let s = frame(&mut p, &pair);
+        assert_eq!((placed(&s), deleted(&s)), (2, true));
     }
 }

@@ -293,7 +293,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
             std::mem::ManuallyDrop::new(Terminal::new(CrosstermBackend::new(std::io::stdout()))?);
         terminal.hide_cursor()?;
         terminal.clear()?;
-        let mut painter = protocol.map(Painter::new);
+        let mut painter = protocol.map(Painter::new).transpose()?;
         event_loop(
             &mut terminal,
             &mut app,
@@ -385,6 +385,10 @@ where
         for msg in rx.try_iter().take(MESSAGES_PER_FRAME) {
             app.update(Action::Worker(msg));
             dirty = true;
+        }
+        // Photos encoded for a graphics protocol since the last frame are printed by the next.
+        if let Some(p) = painter.as_deref_mut() {
+            dirty |= p.poll_ready();
         }
         if last_tick.elapsed() >= TICK {
             last_tick = Instant::now();
@@ -496,10 +500,7 @@ fn draw_with_graphics<B: Backend>(
 where
     B::Error: Send + Sync + 'static,
 {
-    let print = p.before(terminal, images)?;
+    p.before(terminal, images)?;
     terminal.draw(|f| view::view(app, display, f))?;
-    if print {
-        p.after(images)?;
-    }
-    Ok(())
+    p.after(images)
 }
