@@ -145,8 +145,8 @@ pub struct Painter {
     /// Whether the log already says that the cell size is assumed.
     warned_cell_size: bool,
     encoded: HashMap<Key, Encoded>,
-    /// An encoding that failed, reported by the next frame.
-    failed: Option<String>,
+    /// An encoding that failed, reported by the next frame that still wants that photo.
+    failed: Option<(Key, String)>,
     wishes: Arc<(Mutex<Wishes>, Condvar)>,
     done: Receiver<Done>,
     out: Box<dyn Write + Send>,
@@ -162,12 +162,17 @@ impl Painter {
         let wishes = Arc::new((Mutex::new(Wishes::default()), Condvar::new()));
         let (tx, done) = mpsc::channel();
         for i in 0..ENCODERS {
-            let wishes = wishes.clone();
+            let w = wishes.clone();
             let tx = tx.clone();
-            std::thread::Builder::new()
+            let started = std::thread::Builder::new()
                 .name(format!("simtui-graphics-{i}"))
-                .spawn(move || encoder(protocol, &wishes, &tx))
-                .context("cannot start a graphics encoder thread")?;
+                .spawn(move || encoder(protocol, &w, &tx));
+            if let Err(e) = started {
+                // Let the threads already started end.
+                wishes.0.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+                wishes.1.notify_all();
+                return Err(e).context("cannot start a graphics encoder thread");
+            }
         }
         Ok(Painter {
             protocol,
@@ -218,7 +223,7 @@ impl Painter {
                 Ok(bytes) => {
                     self.encoded.insert(key, (image, Arc::new(bytes)));
                 }
-                Err(e) => self.failed = Some(e),
+                Err(e) => self.failed = Some((key, e)),
             }
         }
         any
@@ -260,15 +265,16 @@ impl Painter {
                 return Ok(());
             }
         }
-        match self.protocol {
-            // Delete every image placement of ours (a=d, d=A: all, and free the data; q=2: no reply).
-            Protocol::Kitty => {
-                self.out.write_all(b"\x1b_Ga=d,d=A,q=2\x1b\\")?;
-                self.out.flush()?;
-            }
-            // Text cells drawn over them erase sixel and iTerm2 images: redraw everything.
-            Protocol::Iterm | Protocol::Sixel => terminal.clear()?,
+        if self.protocol == Protocol::Kitty {
+            // Delete every image placement of ours (a=d, d=A: all, and free the data; q=2: no
+            // reply).
+            self.out.write_all(b"\x1b_Ga=d,d=A,q=2\x1b\\")?;
+            self.out.flush()?;
         }
+        // And redraw every cell: text drawn over sixel and iTerm2 images erases them, and the
+        // cells left to a photo must be blank until it is printed (kitty deletes images, not
+        // the text or half-blocks under them).
+        terminal.clear()?;
         self.shown = Some(Vec::new());
         self.cleared_for = wanted;
         Ok(())
@@ -277,38 +283,45 @@ impl Painter {
     /// After the frame: prints the wanted images whose encodings are ready into their cells,
     /// and hands the rest to the encoder threads.
     pub fn after(&mut self, images: &[(Rect, Arc<RgbImage>)]) -> Result<()> {
-        if let Some(e) = self.failed.take() {
-            bail!("cannot draw the photo through {:?}: {e}", self.protocol);
-        }
         let wanted = self.wanted(images);
-        let shown = self.shown.get_or_insert_with(Vec::new);
-        let mut missing = Vec::new();
-        for (key, image) in &wanted {
-            if shown.contains(key) {
-                continue;
-            }
-            match self.encoded.get(key) {
-                Some((_, bytes)) => {
-                    print_at(&mut self.out, key.cells, bytes)?;
-                    shown.push(*key);
-                }
-                None => missing.push(Job {
-                    key: *key,
-                    image: image.clone(),
-                    cell: self.cell,
-                }),
-            }
-        }
+        let mut ready_now = Vec::new();
         {
-            let (lock, ready) = &*self.wishes;
+            let wishes = self.wishes.clone();
+            let (lock, ready) = &*wishes;
             let mut w = lock.lock().unwrap_or_else(|e| e.into_inner());
-            let running = std::mem::take(&mut w.running);
-            w.queue = missing
-                .into_iter()
-                .filter(|j| !running.contains(&j.key))
-                .collect();
-            w.running = running;
+            // Under the lock: an encoder sends its result before it stops counting as
+            // running, so whatever is neither received nor running must be asked for.
+            self.poll_ready();
+            if let Some((key, e)) = self.failed.take() {
+                if wanted.iter().any(|(k, _)| *k == key) {
+                    bail!("cannot draw the photo through {:?}: {e}", self.protocol);
+                }
+                // A photo already scrolled past: no reason to give the protocol up.
+                log::write(&format!("{:?} encoding failed: {e}", self.protocol));
+            }
+            let shown = self.shown.get_or_insert_with(Vec::new);
+            let mut missing = VecDeque::new();
+            for (key, image) in &wanted {
+                if shown.contains(key) {
+                    continue;
+                }
+                match self.encoded.get(key) {
+                    Some((_, bytes)) => ready_now.push((*key, bytes.clone())),
+                    None if w.running.contains(key) => {}
+                    None => missing.push_back(Job {
+                        key: *key,
+                        image: image.clone(),
+                        cell: self.cell,
+                    }),
+                }
+            }
+            w.queue = missing;
             ready.notify_all();
+        }
+        let shown = self.shown.get_or_insert_with(Vec::new);
+        for (key, bytes) in ready_now {
+            print_at(&mut self.out, key.cells, &bytes)?;
+            shown.push(key);
         }
         if self.encoded.len() > KEEP_ENCODED {
             self.encoded
@@ -349,8 +362,7 @@ fn encoder(protocol: Protocol, wishes: &(Mutex<Wishes>, Condvar), tx: &Sender<Do
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("the encoder panicked")))
                 .map_err(|e| format!("{e:#}"));
         let key = job.key;
-        // Sent before it stops counting as running, so that no frame in between asks for it
-        // again.
+        // Sent before it stops counting as running: see `Painter::after`.
         if tx.send((key, job.image, result)).is_err() {
             return;
         }
@@ -382,9 +394,11 @@ const ASSUMED_CELL: (f64, f64) = (10.0, 20.0);
 fn cell_pixels() -> Option<(f64, f64)> {
     let ws = crossterm::terminal::window_size().ok()?;
     (ws.width > 0 && ws.height > 0 && ws.columns > 0 && ws.rows > 0).then(|| {
+        // Whole pixels: some terminals count their padding in, and a cell a fraction too
+        // large would let an image spill into the row below its cells.
         (
-            ws.width as f64 / ws.columns as f64,
-            ws.height as f64 / ws.rows as f64,
+            (ws.width as f64 / ws.columns as f64).floor().max(1.0),
+            (ws.height as f64 / ws.rows as f64).floor().max(1.0),
         )
     })
 }

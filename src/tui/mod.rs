@@ -309,8 +309,9 @@ pub fn run(options: Options) -> Result<ExitCode> {
     loop_done.store(true, Ordering::SeqCst);
     restore_terminal();
     workers.shutdown(Duration::from_secs(5));
-    if result.is_err() && terminal_hung_up() {
-        // The loop's write to the dead terminal failed before the watchdog's next look.
+    if terminal_hung_up() {
+        // The terminal went away before the watchdog's next look: a write to it failed, or
+        // its SIGHUP stopped the loop (exit 129 either way, not the 130 of a signal).
         log::write("the terminal hung up: exiting");
         return Ok(ExitCode::from(129));
     }
