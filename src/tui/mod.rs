@@ -113,6 +113,9 @@ fn restore_terminal() {
     let _ = out.flush();
 }
 
+/// The log line of an exit because the terminal went away.
+const HUNG_UP: &str = "the terminal hung up: exiting";
+
 /// How long the event loop has to stop by itself after SIGTERM or SIGHUP.
 const STOP_GRACE: Duration = Duration::from_secs(2);
 
@@ -133,7 +136,7 @@ fn watchdog(interrupted: Arc<AtomicBool>, loop_done: Arc<AtomicBool>) -> Result<
                     return;
                 }
                 if terminal_hung_up() {
-                    log::write("the terminal hung up: exiting");
+                    log::write(HUNG_UP);
                     std::process::exit(129);
                 }
                 if interrupted.load(Ordering::SeqCst) {
@@ -312,7 +315,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
     if terminal_hung_up() {
         // The terminal went away before the watchdog's next look: a write to it failed, or
         // its SIGHUP stopped the loop (exit 129 either way, not the 130 of a signal).
-        log::write("the terminal hung up: exiting");
+        log::write(HUNG_UP);
         return Ok(ExitCode::from(129));
     }
     if let Err(e) = &result {

@@ -8,6 +8,7 @@ use image::{ImageEncoder, RgbImage};
 use ratatui::layout::Rect;
 
 use super::Protocol;
+use crate::render::resize_rgb;
 
 /// `img` as the escape sequence that shows it in `cells` through `protocol`.
 ///
@@ -130,12 +131,7 @@ fn fitted_pixels(
 fn at_most_shown(img: &RgbImage, cells: Rect, cell: (f64, f64)) -> Cow<'_, RgbImage> {
     let (w, h) = fitted_pixels(img.width(), img.height(), cells, cell, None);
     if w < img.width() {
-        Cow::Owned(image::imageops::resize(
-            img,
-            w,
-            h,
-            image::imageops::FilterType::Triangle,
-        ))
+        Cow::Owned(resize_rgb(img, w, h))
     } else {
         Cow::Borrowed(img)
     }
@@ -144,7 +140,7 @@ fn at_most_shown(img: &RgbImage, cells: Rect, cell: (f64, f64)) -> Cow<'_, RgbIm
 /// `img` as a sixel sequence sized for `cells`.
 fn sixel(img: &RgbImage, cells: Rect, cell: (f64, f64)) -> Result<String> {
     let (w, h) = fitted_pixels(img.width(), img.height(), cells, cell, Some(MAX_SIXEL_SIDE));
-    let resized = image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle);
+    let resized = resize_rgb(img, w, h);
     icy_sixel::sixel_string(
         resized.as_raw(),
         w as i32,
@@ -225,8 +221,7 @@ mod tests {
         flate2::read::ZlibDecoder::new(&z[..])
             .read_to_end(&mut rgb)
             .unwrap();
-        let expected =
-            image::imageops::resize(&img, 400, 266, image::imageops::FilterType::Triangle);
+        let expected = resize_rgb(&img, 400, 266);
         assert_eq!(rgb, expected.into_raw(), "the pixels sent are the photo's");
 
         // A photo smaller than its cells goes as it is (the terminal scales it up).
