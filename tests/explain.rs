@@ -219,10 +219,10 @@ fn mean_aucs(ex: &Explainer, method: Method) -> [f32; 4] {
         let f =
             faithfulness::evaluate(ex.embedder, &pa.input, &pb.embedding, &map, i as u64).unwrap();
         for (s, v) in acc.iter_mut().zip([
-            f.deletion_auc,
-            f.random_deletion_auc,
-            f.insertion_auc,
-            f.random_insertion_auc,
+            f.scores.deletion_auc,
+            f.scores.random_deletion_auc,
+            f.scores.insertion_auc,
+            f.scores.random_insertion_auc,
         ]) {
             *s += v / FAITH_PAIRS.len() as f32;
         }

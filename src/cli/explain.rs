@@ -1,29 +1,93 @@
-//! `explain` and `report`: saliency maps of a pair, or of a query and its neighbours.
+//! `explain` and `report`: saliency maps of a pair, or of a query and its neighbours. Both
+//! only parse, call the pair service (`explain::pair`) and print.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::{Context, Result};
-use clap::Args;
-use image::RgbImage;
+use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::{display, list_images, report_failure, same_file};
-use crate::decode;
+use super::index::{index_folder, FolderArgs};
+use super::{display, same_file};
 use crate::engine::Embedder;
-use crate::explain::faithfulness::{self, Faithfulness};
-use crate::explain::{Baseline, Explainer, Method, Params, Prepared, SaliencyMap, DEFAULT_METHOD};
+use crate::explain::faithfulness::Scores;
+use crate::explain::pair::{self, always, PairService, Photo};
+use crate::explain::{Baseline, Explainer, Method, Params, SaliencyMap, DEFAULT_METHOD};
 use crate::render::figure::{self, Panel, ReportRow};
 use crate::render::{raw_map, Scale};
 use crate::search::EmbeddingMatrix;
 
+/// `--method`: the saliency methods as the command line spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MethodArg {
+    /// Exact split of the similarity into the 7×7 cells of the last feature map (no backward pass)
+    Decomposition,
+    /// |∂T/∂x|, the largest over the colour channels
+    Gradient,
+    /// ∂T/∂x · x summed over channels (x relative to the grey image)
+    GradXInput,
+    /// Gradient magnitude averaged over noisy copies of the image
+    Smoothgrad,
+    /// Path integral of the gradient from a baseline image; sums to T(x) − T(baseline)
+    IntegratedGradients,
+    /// Grad-CAM on T at the input of the head convolution (7×7×320)
+    Gradcam,
+}
+
+impl From<MethodArg> for Method {
+    fn from(m: MethodArg) -> Method {
+        match m {
+            MethodArg::Decomposition => Method::Decomposition,
+            MethodArg::Gradient => Method::Gradient,
+            MethodArg::GradXInput => Method::GradXInput,
+            MethodArg::Smoothgrad => Method::Smoothgrad,
+            MethodArg::IntegratedGradients => Method::IntegratedGradients,
+            MethodArg::Gradcam => Method::Gradcam,
+        }
+    }
+}
+
+impl From<Method> for MethodArg {
+    fn from(m: Method) -> MethodArg {
+        match m {
+            Method::Decomposition => MethodArg::Decomposition,
+            Method::Gradient => MethodArg::Gradient,
+            Method::GradXInput => MethodArg::GradXInput,
+            Method::Smoothgrad => MethodArg::Smoothgrad,
+            Method::IntegratedGradients => MethodArg::IntegratedGradients,
+            Method::Gradcam => MethodArg::Gradcam,
+        }
+    }
+}
+
+/// `--baseline` of integrated gradients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BaselineArg {
+    /// Uniform grey (pixel 127, the zero of the normalised input)
+    Grey,
+    /// Black
+    Black,
+    /// A Gaussian-blurred copy of the image (σ = 12 px at 224×224)
+    Blur,
+}
+
+impl From<BaselineArg> for Baseline {
+    fn from(b: BaselineArg) -> Baseline {
+        match b {
+            BaselineArg::Grey => Baseline::Grey,
+            BaselineArg::Black => Baseline::Black,
+            BaselineArg::Blur => Baseline::Blur,
+        }
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct MethodArgs {
     /// Saliency method
-    #[arg(long, value_enum, default_value_t = DEFAULT_METHOD)]
-    pub method: Method,
+    #[arg(long, value_enum, default_value_t = MethodArg::from(DEFAULT_METHOD))]
+    pub method: MethodArg,
     /// SmoothGrad: number of noisy samples
     #[arg(long, default_value_t = Params::default().smooth_samples)]
     pub samples: usize,
@@ -34,20 +98,24 @@ pub struct MethodArgs {
     #[arg(long, default_value_t = Params::default().ig_steps)]
     pub steps: usize,
     /// Integrated gradients: baseline image
-    #[arg(long, value_enum, default_value_t = Baseline::Grey)]
-    pub baseline: Baseline,
+    #[arg(long, value_enum, default_value_t = BaselineArg::Grey)]
+    pub baseline: BaselineArg,
     /// Seed of the SmoothGrad noise and of the random ordering in the faithfulness check
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
 
 impl MethodArgs {
+    fn method(&self) -> Method {
+        self.method.into()
+    }
+
     fn params(&self) -> Params {
         Params {
             smooth_samples: self.samples,
             smooth_sigma: self.sigma,
             ig_steps: self.steps,
-            ig_baseline: self.baseline,
+            ig_baseline: self.baseline.into(),
             seed: self.seed,
         }
     }
@@ -79,7 +147,7 @@ pub struct ExplainArgs {
 pub struct ReportArgs {
     /// The query image
     pub image: PathBuf,
-    /// Folder to search for neighbours
+    /// Folder to search for neighbours (indexed as needed, like `similar`)
     #[arg(long = "in", value_name = "DIR")]
     pub dir: PathBuf,
     /// Number of neighbours
@@ -90,29 +158,8 @@ pub struct ReportArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub method: MethodArgs,
-}
-
-/// A decoded image ready to explain.
-struct Loaded {
-    path: PathBuf,
-    photo: RgbImage,
-    prepared: Prepared,
-}
-
-fn load(explainer: &Explainer, path: &Path) -> Result<Loaded> {
-    let photo = decode::load_rgb(path)?;
-    let prepared = explainer.prepare(explainer.embedder.preprocess.prepare(&photo))?;
-    Ok(Loaded {
-        path: path.to_path_buf(),
-        photo,
-        prepared,
-    })
-}
-
-fn file_name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| display(p))
+    #[command(flatten)]
+    pub folder: FolderArgs,
 }
 
 #[derive(Serialize)]
@@ -122,26 +169,7 @@ struct Side {
     height: u32,
     /// Peak of the map in the image's pixels (EXIF-oriented).
     peak: (u32, u32),
-    faithfulness: Option<FaithSummary>,
-}
-
-#[derive(Serialize)]
-struct FaithSummary {
-    deletion_auc: f32,
-    insertion_auc: f32,
-    random_deletion_auc: f32,
-    random_insertion_auc: f32,
-}
-
-impl From<&Faithfulness> for FaithSummary {
-    fn from(f: &Faithfulness) -> Self {
-        Self {
-            deletion_auc: f.deletion_auc,
-            insertion_auc: f.insertion_auc,
-            random_deletion_auc: f.random_deletion_auc,
-            random_insertion_auc: f.random_insertion_auc,
-        }
-    }
+    faithfulness: Option<Scores>,
 }
 
 #[derive(Serialize)]
@@ -166,79 +194,52 @@ where
 }
 
 pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
-    let method = args.method.method;
-    let explainer = Explainer::new(embedder, args.method.params());
-    let a = load(&explainer, &args.a)?;
-    let b = load(&explainer, &args.b)?;
-    let t = Instant::now();
-    let pair = explainer.explain_pair(method, &a.prepared, &b.prepared)?;
-    let map_ms = t.elapsed().as_secs_f64() * 1e3;
+    let method = args.method.method();
+    let service = PairService::new(Explainer::new(embedder, args.method.params()));
+    let a = service.load(&args.a)?;
+    let b = service.load(&args.b)?;
+    let maps = service
+        .maps(method, &a, &b, &always)?
+        .context("the pair's maps were cancelled")?;
+    let pair = &maps.explanation;
     let evaluate = args.eval || args.json || args.output.is_some();
-    let faith = if evaluate {
-        let seed = args.method.seed;
-        Some((
-            faithfulness::evaluate(
-                embedder,
-                &a.prepared.input,
-                &b.prepared.embedding,
-                &pair.a,
-                seed,
-            )?,
-            faithfulness::evaluate(
-                embedder,
-                &b.prepared.input,
-                &a.prepared.embedding,
-                &pair.b,
-                seed,
-            )?,
-        ))
+    let scores = if evaluate {
+        service.faithfulness(&a, &b, pair, &always)?
     } else {
         None
     };
 
     let mut files = Vec::new();
-    let (an, bn) = (file_name(&a.path), file_name(&b.path));
+    let (an, bn) = (pair::file_name(&a.path), pair::file_name(&b.path));
     if let Some(out) = &args.output {
-        let fig = figure::pair(
-            &Panel {
-                name: &an,
-                photo: &a.photo,
-                map: &pair.a,
-                faithfulness: faith.as_ref().map(|f| &f.0),
-            },
-            &Panel {
-                name: &bn,
-                photo: &b.photo,
-                map: &pair.b,
-                faithfulness: faith.as_ref().map(|f| &f.1),
-            },
-            pair.score,
-            method,
-        );
-        save_png(&fig, out)?;
+        save_png(
+            &pair::figure(&a, &b, pair, scores.as_ref(), [&an, &bn]),
+            out,
+        )?;
         files.push(display(out));
     }
     if let Some(prefix) = &args.raw_out {
         let scale = Scale::shared(&[&pair.a, &pair.b]);
-        for (suffix, map, photo) in [("a", &pair.a, &a.photo), ("b", &pair.b, &b.photo)] {
+        for (suffix, map, photo) in [("a", &pair.a, &a.image), ("b", &pair.b, &b.image)] {
             let path = PathBuf::from(format!("{}-{suffix}.png", prefix.display()));
             save_png(&raw_map(map, &scale, photo.width(), photo.height()), &path)?;
             files.push(display(&path));
         }
     }
 
-    let side = |l: &Loaded, map: &SaliencyMap, f: Option<&Faithfulness>| Side {
-        path: display(&l.path),
-        width: l.photo.width(),
-        height: l.photo.height(),
-        peak: figure::peak_px(map, &l.photo),
-        faithfulness: f.map(FaithSummary::from),
+    let side = |p: &Photo, map: &SaliencyMap, f: Option<Scores>| Side {
+        path: display(&p.path),
+        width: p.image.width(),
+        height: p.image.height(),
+        peak: figure::peak_px(map, &p.image),
+        faithfulness: f,
     };
+    let map_ms = maps.millis;
     let out = ExplainOutput {
         score: pair.score,
         method,
-        a: side(&a, &pair.a, faith.as_ref().map(|f| &f.0)),
-        b: side(&b, &pair.b, faith.as_ref().map(|f| &f.1)),
+        a: side(&a, &pair.a, scores.map(|s| s[0])),
+        b: side(&b, &pair.b, scores.map(|s| s[1])),
         files,
         map_ms,
     };
@@ -256,7 +257,7 @@ pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
             write!(
                 stdout,
                 "  {k} {}: peak at ({}, {}) px",
-                file_name(Path::new(&s.path)),
+                pair::file_name(Path::new(&s.path)),
                 s.peak.0,
                 s.peak.1
             )?;
@@ -277,31 +278,26 @@ pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
 }
 
 pub fn report(embedder: &Embedder, args: &ReportArgs) -> Result<ExitCode> {
-    let method = args.method.method;
-    let explainer = Explainer::new(embedder, args.method.params());
-    let query = load(&explainer, &args.image)?;
-    let candidates: Vec<PathBuf> = list_images(&args.dir)?
-        .into_iter()
-        .filter(|p| !same_file(p, &query.path))
-        .collect();
-    let mut found = Vec::new();
-    for e in embedder.embed_paths(&candidates)? {
-        match e.result {
-            Ok(v) => found.push((e.path, v)),
-            Err(err) => report_failure(&err),
-        }
-    }
-    let (paths, embeddings): (Vec<PathBuf>, Vec<Vec<f32>>) = found.into_iter().unzip();
-    let matrix = EmbeddingMatrix::new(paths, &embeddings);
+    let method = args.method.method();
+    let service = PairService::new(Explainer::new(embedder, args.method.params()));
+    let query = service.load(&args.image)?;
+    // The neighbours come from the folder's cached index, as for `similar`; only the k
+    // photos shown are decoded again, at full resolution, for their maps.
+    let (_, indexed) = index_folder(embedder, &args.dir, &args.folder, false)?;
+    let full: Vec<PathBuf> = indexed.paths.iter().map(|p| indexed.root.join(p)).collect();
+    let exclude = full.iter().position(|p| same_file(p, &query.path));
+    let matrix = EmbeddingMatrix::new(full, &indexed.embeddings);
     let mut neighbours = Vec::new();
-    for (i, score) in matrix.top_k(&query.prepared.embedding, args.k, None) {
-        let n = load(&explainer, &matrix.paths[i])?;
-        let pair = explainer.explain_pair(method, &query.prepared, &n.prepared)?;
-        neighbours.push((n, pair, score));
+    for (i, score) in matrix.top_k(&query.prepared.embedding, args.k, exclude) {
+        let n = service.load(&matrix.paths[i])?;
+        let maps = service
+            .maps(method, &query, &n, &always)?
+            .context("the pair's maps were cancelled")?;
+        neighbours.push((n, maps.explanation, score));
     }
     let names: Vec<String> = neighbours
         .iter()
-        .map(|(n, _, _)| file_name(&n.path))
+        .map(|(n, _, _)| pair::file_name(&n.path))
         .collect();
     let rows: Vec<ReportRow> = neighbours
         .iter()
@@ -310,7 +306,7 @@ pub fn report(embedder: &Embedder, args: &ReportArgs) -> Result<ExitCode> {
             query_map: &pair.a,
             neighbour: Panel {
                 name,
-                photo: &n.photo,
+                photo: &n.image,
                 map: &pair.b,
                 faithfulness: None,
             },
@@ -318,8 +314,8 @@ pub fn report(embedder: &Embedder, args: &ReportArgs) -> Result<ExitCode> {
         })
         .collect();
     let fig = figure::report(
-        &file_name(&query.path),
-        &query.photo,
+        &pair::file_name(&query.path),
+        &query.image,
         &rows,
         method,
         &display(&args.dir),

@@ -12,10 +12,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::{display, same_file};
-use crate::decode;
 use crate::engine::Embedder;
 use crate::index::{self, Cache, Event, Indexed, ScanOptions, Summary};
-use crate::model::INPUT_SIZE;
 use crate::search::EmbeddingMatrix;
 
 #[derive(Args, Debug, Clone)]
@@ -148,10 +146,7 @@ pub fn similar(
     json: bool,
 ) -> Result<ExitCode> {
     let (_, indexed) = index_folder(embedder, dir, args, json)?;
-    let query = decode::load_rgb_reduced(image, INPUT_SIZE)?;
-    let q = embedder
-        .embed_images(std::slice::from_ref(&query))?
-        .remove(0);
+    let q = index::query::embed_like_index(embedder, image)?;
     let full: Vec<PathBuf> = indexed.paths.iter().map(|p| indexed.root.join(p)).collect();
     let exclude = full.iter().position(|p| same_file(p, image));
     let matrix = EmbeddingMatrix::new(full, &indexed.embeddings);

@@ -24,7 +24,7 @@ use crate::bench::{self, BenchArgs};
 use crate::engine::Embedder;
 use crate::model::Preprocess;
 
-pub use explain::{ExplainArgs, ReportArgs};
+pub use explain::{BaselineArg, ExplainArgs, MethodArg, ReportArgs};
 pub use index::{ExportFormat, FolderArgs};
 
 /// Default `dups` threshold. The issue suggested 0.92, but the fixtures' crop/original pair

@@ -26,8 +26,10 @@ pub const STEPS: usize = 50;
 /// the fixtures); at 12 px the evidence is gone.
 pub const BLUR_SIGMA: f32 = 12.0;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Faithfulness {
+/// The four figures of a map's faithfulness: the one type the CLI's JSON, the figures and the
+/// TUI's panel all show.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Scores {
     /// Area under the deletion curve, as a fraction of the unperturbed score (lower = better).
     pub deletion_auc: f32,
     /// Area under the insertion curve, same normalisation (higher = better).
@@ -35,6 +37,21 @@ pub struct Faithfulness {
     /// The same areas for a random patch order.
     pub random_deletion_auc: f32,
     pub random_insertion_auc: f32,
+}
+
+impl Scores {
+    /// Whether the map beats the random order on both curves: deleting what it ranks first
+    /// lowers the score faster, and inserting it raises the score faster.
+    pub fn beats_random(&self) -> bool {
+        self.deletion_auc < self.random_deletion_auc
+            && self.insertion_auc > self.random_insertion_auc
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Faithfulness {
+    #[serde(flatten)]
+    pub scores: Scores,
     /// The scores along each curve (STEPS + 1 points).
     pub deletion: Vec<f32>,
     pub insertion: Vec<f32>,
@@ -279,10 +296,12 @@ pub fn evaluate(
     let (deletion, insertion) = pairs.pop().expect("two orders");
     let s0 = deletion[0];
     Ok(Faithfulness {
-        deletion_auc: normalised_auc(&deletion, s0),
-        insertion_auc: normalised_auc(&insertion, s0),
-        random_deletion_auc: normalised_auc(&rdel, s0),
-        random_insertion_auc: normalised_auc(&rins, s0),
+        scores: Scores {
+            deletion_auc: normalised_auc(&deletion, s0),
+            insertion_auc: normalised_auc(&insertion, s0),
+            random_deletion_auc: normalised_auc(&rdel, s0),
+            random_insertion_auc: normalised_auc(&rins, s0),
+        },
         deletion,
         insertion,
     })

@@ -9,6 +9,7 @@
 
 pub mod faithfulness;
 mod noise;
+pub mod pair;
 
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor, Var};
@@ -19,7 +20,7 @@ use crate::engine::Embedder;
 use crate::model::{EMBEDDING_DIM, INPUT_SIZE};
 
 /// How the map is computed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
     /// Exact split of the cosine into the 7×7 cells of the last feature map (no backward pass)
@@ -80,7 +81,7 @@ impl Method {
 pub const DEFAULT_METHOD: Method = Method::IntegratedGradients;
 
 /// Where integrated gradients start from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Baseline {
     /// Uniform grey (pixel 127, the zero of the normalised input)

@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod pipeline;
+pub mod query;
 pub mod scan;
 
 pub use cache::Cache;

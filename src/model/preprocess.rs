@@ -24,10 +24,17 @@ pub struct Preprocess {
 
 /// Resizes the whole image to `size`×`size` with the pinned antialiased filter.
 pub fn resize_square(img: &RgbImage, size: u32) -> RgbImage {
-    if img.width() == size && img.height() == size {
+    resize_rgb(img, size, size)
+}
+
+/// Antialiased (Catmull-Rom, convolution with scaled support as PIL does) resize to
+/// `width`×`height`; the one resizer of the project, pinned because the kernel moves
+/// embeddings.
+pub fn resize_rgb(img: &RgbImage, width: u32, height: u32) -> RgbImage {
+    if img.dimensions() == (width, height) {
         return img.clone();
     }
-    let mut dst = RgbImage::new(size, size);
+    let mut dst = RgbImage::new(width.max(1), height.max(1));
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
     Resizer::new()
         .resize(img, &mut dst, &options)

@@ -4,8 +4,8 @@
 use image::{Rgb, RgbImage};
 
 use super::text::{self, Style};
-use super::{colormap, display_map, fit, overlay, resize_rgb, Scale};
-use crate::explain::faithfulness::Faithfulness;
+use super::{colormap, fit, overlay, resize_rgb, Scale};
+use crate::explain::faithfulness::Scores;
 use crate::explain::{Method, SaliencyMap};
 
 const MARGIN: u32 = 24;
@@ -19,7 +19,7 @@ pub struct Panel<'a> {
     pub name: &'a str,
     pub photo: &'a RgbImage,
     pub map: &'a SaliencyMap,
-    pub faithfulness: Option<&'a Faithfulness>,
+    pub faithfulness: Option<&'a Scores>,
 }
 
 /// Short, readable number for axis labels.
@@ -83,7 +83,7 @@ fn colour_bar(img: &mut RgbImage, x: u32, y: u32, h: u32, scale: &Scale) -> u32 
     BAR_W + 8 + widest.ceil() as u32
 }
 
-fn faithfulness_line(name: &str, f: &Faithfulness) -> String {
+fn faithfulness_line(name: &str, f: &Scores) -> String {
     format!(
         "{name}: deletion AUC {:.3} (random {:.3}; lower is better) · insertion AUC {:.3} (random {:.3}; higher is better)",
         f.deletion_auc, f.random_deletion_auc, f.insertion_auc, f.random_insertion_auc
@@ -118,7 +118,7 @@ pub fn peak_px(map: &SaliencyMap, photo: &RgbImage) -> (u32, u32) {
 /// Query and neighbour side by side with their overlays on one shared scale, a title with the
 /// file names, score and method, a colour bar with units and the faithfulness figures.
 pub fn pair(a: &Panel, b: &Panel, score: f32, method: Method) -> RgbImage {
-    let scale = Scale::shared(&[&display_map(a.map), &display_map(b.map)]);
+    let scale = Scale::for_pair(a.map, b.map);
     let (max_w, max_h) = (560, 420);
     let (aw, ah) = fit(a.photo.width(), a.photo.height(), max_w, max_h);
     let (bw, bh) = fit(b.photo.width(), b.photo.height(), max_w, max_h);
@@ -248,7 +248,7 @@ pub fn report(
     }
     for (i, row) in rows.iter().enumerate() {
         let y = top + i as u32 * row_h;
-        let scale = Scale::shared(&[&display_map(row.query_map), &display_map(row.neighbour.map)]);
+        let scale = Scale::for_pair(row.query_map, row.neighbour.map);
         let mut x = MARGIN;
         for (photo, map, label) in [
             (query, row.query_map, format!("query: {query_name}")),

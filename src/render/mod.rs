@@ -5,7 +5,6 @@
 pub mod figure;
 pub mod text;
 
-use fast_image_resize::{FilterType, ResizeAlg, ResizeOptions, Resizer};
 use image::RgbImage;
 
 use crate::explain::faithfulness::gaussian_blur;
@@ -46,24 +45,21 @@ impl Scale {
         Scale { lo: 0.0, hi }
     }
 
+    /// The scale of a pair's two maps as they are drawn ([`display_map`]s): the one rule the
+    /// screen, the pair figure and the report share.
+    pub fn for_pair(a: &SaliencyMap, b: &SaliencyMap) -> Scale {
+        Scale::shared(&[&display_map(a), &display_map(b)])
+    }
+
     /// Position of `v` on the colour map, in [0, 1].
     pub fn t(&self, v: f32) -> f32 {
         ((v - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0)
     }
 }
 
-/// Antialiased resize of a photo (Catmull-Rom), for panels and previews.
-pub fn resize_rgb(img: &RgbImage, width: u32, height: u32) -> RgbImage {
-    if img.dimensions() == (width, height) {
-        return img.clone();
-    }
-    let mut dst = RgbImage::new(width.max(1), height.max(1));
-    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::CatmullRom));
-    Resizer::new()
-        .resize(img, &mut dst, &options)
-        .expect("RGB8 resize of a non-empty image");
-    dst
-}
+/// Antialiased resize of a photo for panels and previews: the model's pinned Catmull-Rom
+/// resizer, so there is one in the project.
+pub use crate::model::preprocess::resize_rgb;
 
 /// The largest size with the aspect ratio of `w`×`h` that fits in `max_w`×`max_h`.
 pub fn fit(w: u32, h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
@@ -91,7 +87,7 @@ pub fn display_map(map: &SaliencyMap) -> SaliencyMap {
 
 /// The map, upsampled smoothly to the photo, coloured and alpha-blended over it. Opacity grows
 /// with the value, so salient regions glow and the rest of the photo stays readable, dimmed.
-/// `scale` should come from [`Scale::shared`] over the [`display_map`]s of the pair.
+/// `scale` should come from [`Scale::for_pair`].
 pub fn overlay(photo: &RgbImage, map: &SaliencyMap, scale: &Scale) -> RgbImage {
     let (w, h) = photo.dimensions();
     let m = display_map(map).resized(w as usize, h as usize);

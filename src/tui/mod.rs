@@ -30,7 +30,7 @@ use crossterm::terminal::{
 use ratatui::backend::{Backend, CrosstermBackend};
 use ratatui::Terminal;
 
-use crate::explain::{Method, Params, DEFAULT_METHOD};
+use crate::explain::{Params, DEFAULT_METHOD};
 use crate::index::{Cache, ScanOptions};
 use crate::model::Preprocess;
 use app::{Action, App, Config};
@@ -65,8 +65,8 @@ pub struct TuiArgs {
     #[arg(short, default_value_t = app::DEFAULT_K)]
     pub k: usize,
     /// Saliency method shown first (cycle with m)
-    #[arg(long, value_enum, default_value_t = DEFAULT_METHOD)]
-    pub method: Method,
+    #[arg(long, value_enum, default_value_t = crate::cli::MethodArg::from(DEFAULT_METHOD))]
+    pub method: crate::cli::MethodArg,
     /// Log file (default: simtui.log in the cache folder)
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
@@ -275,7 +275,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
     let mut app = App::new(Config {
         root: dir.clone(),
         k: options.tui.k,
-        method: options.tui.method,
+        method: options.tui.method.into(),
         export_dir,
     });
     app.log_hint = sanitize::path(&log_path);

@@ -581,13 +581,13 @@ impl<'a> SaliencyWorker<'a> {
                 name: &an,
                 photo: &a.photo,
                 map: &c.pair.a,
-                faithfulness: faith.as_ref().map(|f| &f[0]),
+                faithfulness: faith.as_ref().map(|f| &f[0].scores),
             },
             &Panel {
                 name: &bn,
                 photo: &b.photo,
                 map: &c.pair.b,
-                faithfulness: faith.as_ref().map(|f| &f[1]),
+                faithfulness: faith.as_ref().map(|f| &f[1].scores),
             },
             c.pair.score,
             r.key.2,
@@ -606,10 +606,10 @@ fn name_of(p: &Path) -> String {
 
 fn faith_pair(f: &[Faithfulness; 2]) -> [Faith; 2] {
     f.clone().map(|f| Faith {
-        deletion: f.deletion_auc,
-        insertion: f.insertion_auc,
-        random_deletion: f.random_deletion_auc,
-        random_insertion: f.random_insertion_auc,
+        deletion: f.scores.deletion_auc,
+        insertion: f.scores.insertion_auc,
+        random_deletion: f.scores.random_deletion_auc,
+        random_insertion: f.scores.random_insertion_auc,
     })
 }
 
