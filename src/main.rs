@@ -16,16 +16,28 @@ fn tune_allocator() {
     }
 }
 
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 fn main() -> ExitCode {
     tune_allocator();
     let cli = simtui::cli::Cli::parse();
     match simtui::cli::run(cli) {
         Ok(code) => code,
+        // `simtui similar … | head -1`: the reader has what it wanted; nothing went wrong.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            // Not eprintln!, which panics when stderr is closed or its terminal hung up.
+            // Not eprintln!, which panics when stderr is closed or its terminal hung up; the
+            // message is sanitised because it names files, whose names come from the disk.
             use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "error: {err:#}");
-            ExitCode::FAILURE
+            let msg = simtui::text::sanitize(&format!("{err:#}"));
+            let _ = writeln!(std::io::stderr(), "error: {msg}");
+            // 2: nothing could be done (1 is for runs that skipped some inputs).
+            ExitCode::from(2)
         }
     }
 }

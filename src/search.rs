@@ -70,6 +70,9 @@ pub struct Group {
 pub struct Member {
     pub path: String,
     pub score: f32,
+    /// The member's row in the matrix (for its exact path).
+    #[serde(skip)]
+    pub row: usize,
 }
 
 impl EmbeddingMatrix {
@@ -190,6 +193,7 @@ impl EmbeddingMatrix {
                         .map(|i| Member {
                             path: self.paths[i].to_string_lossy().into_owned(),
                             score: best[i],
+                            row: i,
                         })
                         .collect(),
                 }

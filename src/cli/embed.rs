@@ -7,13 +7,15 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{display, exit_code, report_failure};
+use super::output::{human, JsonPath};
+use super::{exit_code, report_failure};
 use crate::engine::{self, Embedder};
 use crate::model::imagenet_labels;
 
 #[derive(Serialize)]
 struct EmbeddingLine<'a> {
-    path: String,
+    #[serde(flatten)]
+    path: JsonPath,
     embedding: &'a [f32],
 }
 
@@ -24,7 +26,7 @@ pub fn embed(embedder: &Embedder, images: &[PathBuf], json: bool) -> Result<Exit
         match &e.result {
             Ok(v) if json => {
                 let line = EmbeddingLine {
-                    path: display(&e.path),
+                    path: JsonPath::new(&e.path),
                     embedding: v,
                 };
                 writeln!(out, "{}", serde_json::to_string(&line)?)?;
@@ -34,8 +36,8 @@ pub fn embed(embedder: &Embedder, images: &[PathBuf], json: bool) -> Result<Exit
                 let head: Vec<String> = v.iter().take(6).map(|x| format!("{x:.4}")).collect();
                 writeln!(
                     out,
-                    "{}\tdim={} norm={norm:.3} [{} …]",
-                    display(&e.path),
+                    "{}  dim={} norm={norm:.3} [{} …]",
+                    human(&e.path),
                     v.len(),
                     head.join(" ")
                 )?;
@@ -51,7 +53,8 @@ pub fn embed(embedder: &Embedder, images: &[PathBuf], json: bool) -> Result<Exit
 
 #[derive(Serialize)]
 struct ClassLine {
-    path: String,
+    #[serde(flatten)]
+    path: JsonPath,
     top: Vec<ClassScore>,
 }
 
@@ -82,7 +85,7 @@ pub fn classify(
         };
         let t = candle_core::Tensor::from_slice(v, (1, v.len()), &candle_core::Device::Cpu)?;
         let probs = embedder.class_probabilities(&t)?.remove(0);
-        let best: Vec<ClassScore> = engine::top_k(&probs, top)
+        let best: Vec<ClassScore> = engine::top_k(&probs, top.min(probs.len()))
             .into_iter()
             .map(|(index, prob)| ClassScore {
                 index,
@@ -92,12 +95,12 @@ pub fn classify(
             .collect();
         if json {
             let line = ClassLine {
-                path: display(&e.path),
+                path: JsonPath::new(&e.path),
                 top: best,
             };
             writeln!(out, "{}", serde_json::to_string(&line)?)?;
         } else {
-            writeln!(out, "{}", display(&e.path))?;
+            writeln!(out, "{}", human(&e.path))?;
             for c in best {
                 writeln!(out, "  {:6.2}%  {} ({})", c.prob * 100.0, c.label, c.index)?;
             }

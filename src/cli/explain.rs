@@ -10,7 +10,8 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::index::{index_folder, FolderArgs};
-use super::{display, same_file};
+use super::output::{self, human, JsonPath};
+use super::same_file;
 use crate::engine::Embedder;
 use crate::explain::faithfulness::Scores;
 use crate::explain::pair::{self, always, PairService, Photo};
@@ -88,14 +89,14 @@ pub struct MethodArgs {
     /// Saliency method
     #[arg(long, value_enum, default_value_t = MethodArg::from(DEFAULT_METHOD))]
     pub method: MethodArg,
-    /// SmoothGrad: number of noisy samples
-    #[arg(long, default_value_t = Params::default().smooth_samples)]
+    /// SmoothGrad: number of noisy samples (1–10000)
+    #[arg(long, default_value_t = Params::default().smooth_samples, value_parser = |s: &str| parse_count_in(s, 10_000))]
     pub samples: usize,
-    /// SmoothGrad: noise σ as a fraction of the input range
-    #[arg(long, default_value_t = Params::default().smooth_sigma)]
+    /// SmoothGrad: noise σ as a fraction of the input range (above 0, at most 10)
+    #[arg(long, default_value_t = Params::default().smooth_sigma, value_parser = parse_sigma)]
     pub sigma: f32,
-    /// Integrated gradients: number of steps
-    #[arg(long, default_value_t = Params::default().ig_steps)]
+    /// Integrated gradients: number of steps (1–512; each step holds one 224×224 input)
+    #[arg(long, default_value_t = Params::default().ig_steps, value_parser = |s: &str| parse_count_in(s, 512))]
     pub steps: usize,
     /// Integrated gradients: baseline image
     #[arg(long, value_enum, default_value_t = BaselineArg::Grey)]
@@ -103,6 +104,25 @@ pub struct MethodArgs {
     /// Seed of the SmoothGrad noise and of the random ordering in the faithfulness check
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+}
+
+/// A count from 1 to `max`.
+fn parse_count_in(s: &str, max: usize) -> std::result::Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        Ok(_) => Err(format!("use a number from 1 to {max}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// `--sigma`: finite, above 0 and at most 10 input ranges.
+fn parse_sigma(s: &str) -> std::result::Result<f32, String> {
+    let v: f32 = s.parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() && v > 0.0 && v <= 10.0 {
+        Ok(v)
+    } else {
+        Err(format!("{s}: use a number above 0 and at most 10"))
+    }
 }
 
 impl MethodArgs {
@@ -139,6 +159,9 @@ pub struct ExplainArgs {
     /// Print one JSON object: score, method, AUCs, peaks, files written
     #[arg(long)]
     pub json: bool,
+    /// Replace existing output files (never one of the two photos)
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub method: MethodArgs,
 }
@@ -156,6 +179,9 @@ pub struct ReportArgs {
     /// Output PNG
     #[arg(short, long, value_name = "PNG")]
     pub output: PathBuf,
+    /// Replace an existing output file (never a photo of the folder or the query)
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub method: MethodArgs,
     #[command(flatten)]
@@ -164,7 +190,8 @@ pub struct ReportArgs {
 
 #[derive(Serialize)]
 struct Side {
-    path: String,
+    #[serde(flatten)]
+    path: JsonPath,
     width: u32,
     height: u32,
     /// Peak of the map in the image's pixels (EXIF-oriented).
@@ -178,7 +205,7 @@ struct ExplainOutput {
     method: Method,
     a: Side,
     b: Side,
-    files: Vec<String>,
+    files: Vec<JsonPath>,
     map_ms: f64,
 }
 
@@ -190,12 +217,27 @@ where
     [P::Subpixel]: image::EncodableLayout,
 {
     img.save_with_format(path, image::ImageFormat::Png)
-        .with_context(|| format!("cannot write {}", path.display()))
+        .with_context(|| format!("cannot write {}", human(path)))
 }
 
 pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
     let method = args.method.method();
     let service = PairService::new(Explainer::new(embedder, args.method.params()));
+    let raw_paths: Vec<PathBuf> = match &args.raw_out {
+        Some(prefix) => ["a", "b"]
+            .iter()
+            .map(|s| PathBuf::from(format!("{}-{s}.png", prefix.display())))
+            .collect(),
+        None => Vec::new(),
+    };
+    // Checked before any work, so a refused path costs nothing.
+    let outputs: Vec<PathBuf> = args
+        .output
+        .iter()
+        .cloned()
+        .chain(raw_paths.clone())
+        .collect();
+    output::check_outputs(&outputs, args.force, &[args.a.as_path(), args.b.as_path()])?;
     let a = service.load(&args.a)?;
     let b = service.load(&args.b)?;
     let maps = service
@@ -216,19 +258,18 @@ pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
             &pair::figure(&a, &b, pair, scores.as_ref(), [&an, &bn]),
             out,
         )?;
-        files.push(display(out));
+        files.push(out.clone());
     }
-    if let Some(prefix) = &args.raw_out {
+    if let [raw_a, raw_b] = raw_paths.as_slice() {
         let scale = Scale::shared(&[&pair.a, &pair.b]);
-        for (suffix, map, photo) in [("a", &pair.a, &a.image), ("b", &pair.b, &b.image)] {
-            let path = PathBuf::from(format!("{}-{suffix}.png", prefix.display()));
-            save_png(&raw_map(map, &scale, photo.width(), photo.height()), &path)?;
-            files.push(display(&path));
+        for (path, map, photo) in [(raw_a, &pair.a, &a.image), (raw_b, &pair.b, &b.image)] {
+            save_png(&raw_map(map, &scale, photo.width(), photo.height()), path)?;
+            files.push(path.clone());
         }
     }
 
     let side = |p: &Photo, map: &SaliencyMap, f: Option<Scores>| Side {
-        path: display(&p.path),
+        path: JsonPath::new(&p.path),
         width: p.image.width(),
         height: p.image.height(),
         peak: figure::peak_px(map, &p.image),
@@ -240,7 +281,7 @@ pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
         method,
         a: side(&a, &pair.a, scores.map(|s| s[0])),
         b: side(&b, &pair.b, scores.map(|s| s[1])),
-        files,
+        files: files.iter().map(|f| JsonPath::new(f)).collect(),
         map_ms,
     };
     let mut stdout = std::io::stdout().lock();
@@ -249,7 +290,9 @@ pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
     } else {
         writeln!(
             stdout,
-            "{an} ↔ {bn}: cosine {:.4}, method {} ({map_ms:.0} ms)",
+            "{} ↔ {}: cosine {:.4}, method {} ({map_ms:.0} ms)",
+            crate::text::sanitize(&an),
+            crate::text::sanitize(&bn),
             out.score,
             method.name()
         )?;
@@ -257,7 +300,7 @@ pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
             write!(
                 stdout,
                 "  {k} {}: peak at ({}, {}) px",
-                pair::file_name(Path::new(&s.path)),
+                crate::text::sanitize(&pair::file_name(Path::new(&s.path.path))),
                 s.peak.0,
                 s.peak.1
             )?;
@@ -270,8 +313,8 @@ pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
             }
             writeln!(stdout)?;
         }
-        for f in &out.files {
-            writeln!(stdout, "wrote {f}")?;
+        for f in &files {
+            writeln!(stdout, "wrote {}", human(f))?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -283,9 +326,15 @@ pub fn report(embedder: &Embedder, args: &ReportArgs) -> Result<ExitCode> {
     let query = service.load(&args.image)?;
     // The neighbours come from the folder's cached index, as for `similar`; only the k
     // photos shown are decoded again, at full resolution, for their maps.
-    let (_, indexed) = index_folder(embedder, &args.dir, &args.folder, false)?;
+    let (summary, indexed) = index_folder(embedder, &args.dir, &args.folder, false)?;
     let full: Vec<PathBuf> = indexed.paths.iter().map(|p| indexed.root.join(p)).collect();
     let exclude = full.iter().position(|p| same_file(p, &query.path));
+    let photos: Vec<&Path> = full
+        .iter()
+        .map(PathBuf::as_path)
+        .chain([args.image.as_path()])
+        .collect();
+    output::check_output(&args.output, args.force, photos.iter().copied())?;
     let matrix = EmbeddingMatrix::new(full, &indexed.embeddings);
     let mut neighbours = Vec::new();
     for (i, score) in matrix.top_k(&query.prepared.embedding, args.k, exclude) {
@@ -318,12 +367,18 @@ pub fn report(embedder: &Embedder, args: &ReportArgs) -> Result<ExitCode> {
         &query.image,
         &rows,
         method,
-        &display(&args.dir),
+        &crate::text::path(&args.dir),
     );
     save_png(&fig, &args.output)?;
+    let mut stdout = std::io::stdout().lock();
     for (name, (_, _, score)) in names.iter().zip(&neighbours) {
-        println!("{score:.4}  {name}");
+        writeln!(stdout, "{score:.4}  {}", crate::text::sanitize(name))?;
     }
-    println!("wrote {}", display(&args.output));
-    Ok(ExitCode::SUCCESS)
+    writeln!(stdout, "wrote {}", human(&args.output))?;
+    super::note_skipped(summary.skipped.len(), &args.dir);
+    Ok(if summary.skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -11,7 +11,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::{display, same_file};
+use super::output::{self, human, JsonPath};
+use super::{note_skipped, same_file};
 use crate::engine::Embedder;
 use crate::index::{self, Cache, Event, Indexed, ScanOptions, Summary};
 use crate::search::EmbeddingMatrix;
@@ -30,6 +31,15 @@ pub struct FolderArgs {
 }
 
 impl FolderArgs {
+    /// These options, with what `top` (given before the subcommand) adds.
+    pub fn or(self, top: &FolderArgs) -> FolderArgs {
+        FolderArgs {
+            db: self.db.or_else(|| top.db.clone()),
+            no_recursive: self.no_recursive || top.no_recursive,
+            follow_links: self.follow_links || top.follow_links,
+        }
+    }
+
     pub fn scan_options(&self) -> ScanOptions {
         ScanOptions {
             recursive: !self.no_recursive,
@@ -89,6 +99,8 @@ pub fn index_folder(
 #[derive(Serialize)]
 struct IndexOutput<'a> {
     folder: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    folder_bytes: Option<String>,
     db: String,
     #[serde(flatten)]
     summary: &'a Summary,
@@ -103,37 +115,59 @@ pub fn index(embedder: &Embedder, dir: &Path, args: &FolderArgs, json: bool) -> 
         .unwrap_or_else(|| Cache::default_path(dir))?;
     let mut out = std::io::stdout().lock();
     if json {
+        let folder = JsonPath::new(dir);
         let o = IndexOutput {
-            folder: display(dir),
-            db: display(&db),
+            folder: folder.path,
+            folder_bytes: folder.path_bytes,
+            db: db.to_string_lossy().into_owned(),
             summary: &summary,
         };
         writeln!(out, "{}", serde_json::to_string_pretty(&o)?)?;
     } else {
-        writeln!(out, "{}", display(dir))?;
+        writeln!(out, "{}", human(dir))?;
         writeln!(out, "  found        {:>7}", summary.found)?;
         writeln!(out, "  embedded     {:>7}", summary.embedded)?;
         writeln!(out, "  from cache   {:>7}", summary.from_cache)?;
         writeln!(out, "  removed      {:>7}", summary.removed)?;
         writeln!(out, "  skipped      {:>7}", summary.skipped.len())?;
         for s in &summary.skipped {
-            writeln!(out, "    {}: {}", s.path, s.reason)?;
+            writeln!(
+                out,
+                "    {}: {}",
+                crate::text::sanitize(&s.path),
+                crate::text::sanitize(&s.reason)
+            )?;
         }
-        writeln!(out, "  index        {}", display(&db))?;
+        writeln!(out, "  index        {}", human(&db))?;
         if summary.interrupted {
             writeln!(out, "  interrupted: run again to finish")?;
         }
     }
     Ok(if summary.interrupted {
         ExitCode::from(130)
+    } else if !summary.skipped.is_empty() {
+        ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
 }
 
+/// 0 when every file of the folder was usable, 1 when some were skipped (named by `index`).
+fn folder_exit(summary: &Summary, dir: &Path) -> ExitCode {
+    note_skipped(summary.skipped.len(), dir);
+    if summary.interrupted {
+        ExitCode::from(130)
+    } else if summary.skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 #[derive(Serialize)]
 struct Hit {
-    path: String,
+    #[serde(flatten)]
+    path: JsonPath,
     score: f32,
 }
 
@@ -145,28 +179,36 @@ pub fn similar(
     args: &FolderArgs,
     json: bool,
 ) -> Result<ExitCode> {
-    let (_, indexed) = index_folder(embedder, dir, args, json)?;
+    let (summary, indexed) = index_folder(embedder, dir, args, json)?;
     let q = index::query::embed_like_index(embedder, image)?;
     let full: Vec<PathBuf> = indexed.paths.iter().map(|p| indexed.root.join(p)).collect();
     let exclude = full.iter().position(|p| same_file(p, image));
     let matrix = EmbeddingMatrix::new(full, &indexed.embeddings);
-    let hits: Vec<Hit> = matrix
-        .top_k(&q, k, exclude)
-        .into_iter()
-        .map(|(i, score)| Hit {
-            path: display(&matrix.paths[i]),
-            score,
-        })
-        .collect();
+    let ranked = matrix.top_k(&q, k.min(matrix.len()), exclude);
     let mut out = std::io::stdout().lock();
     if json {
+        let hits: Vec<Hit> = ranked
+            .iter()
+            .map(|&(i, score)| Hit {
+                path: JsonPath::new(&matrix.paths[i]),
+                score,
+            })
+            .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&hits)?)?;
     } else {
-        for h in &hits {
-            writeln!(out, "{:.4}  {}", h.score, h.path)?;
+        if ranked.is_empty() {
+            writeln!(out, "no photos to compare with in {}", human(dir))?;
+        }
+        for &(i, score) in &ranked {
+            writeln!(out, "{score:.4}  {}", human(&matrix.paths[i]))?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(folder_exit(&summary, dir))
+}
+
+#[derive(Serialize)]
+struct DupGroup {
+    members: Vec<Hit>,
 }
 
 pub fn dups(
@@ -176,11 +218,25 @@ pub fn dups(
     args: &FolderArgs,
     json: bool,
 ) -> Result<ExitCode> {
-    let (_, indexed) = index_folder(embedder, dir, args, json)?;
+    let (summary, indexed) = index_folder(embedder, dir, args, json)?;
     let full: Vec<PathBuf> = indexed.paths.iter().map(|p| indexed.root.join(p)).collect();
-    let groups = EmbeddingMatrix::new(full, &indexed.embeddings).duplicate_groups(threshold);
+    let matrix = EmbeddingMatrix::new(full, &indexed.embeddings);
+    let groups = matrix.duplicate_groups(threshold);
     let mut out = std::io::stdout().lock();
     if json {
+        let groups: Vec<DupGroup> = groups
+            .iter()
+            .map(|g| DupGroup {
+                members: g
+                    .members
+                    .iter()
+                    .map(|m| Hit {
+                        path: JsonPath::new(&matrix.paths[m.row]),
+                        score: m.score,
+                    })
+                    .collect(),
+            })
+            .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&groups)?)?;
     } else if groups.is_empty() {
         writeln!(out, "no near-duplicates at cosine ≥ {threshold}")?;
@@ -188,11 +244,11 @@ pub fn dups(
         for (i, g) in groups.iter().enumerate() {
             writeln!(out, "group {} ({} images)", i + 1, g.members.len())?;
             for m in &g.members {
-                writeln!(out, "  {:.4}  {}", m.score, m.path)?;
+                writeln!(out, "  {:.4}  {}", m.score, human(&matrix.paths[m.row]))?;
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(folder_exit(&summary, dir))
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -230,47 +286,78 @@ pub fn export(
     embedder: &Embedder,
     dir: &Path,
     format: ExportFormat,
-    output: &Path,
+    out_path: &Path,
+    force: bool,
     args: &FolderArgs,
 ) -> Result<ExitCode> {
-    let (_, indexed) = index_folder(embedder, dir, args, false)?;
-    let paths: Vec<String> = indexed
-        .paths
-        .iter()
-        .map(|p| display(&indexed.root.join(p)))
-        .collect();
-    let file = std::fs::File::create(output)
-        .with_context(|| format!("cannot write {}", output.display()))?;
+    let (summary, indexed) = index_folder(embedder, dir, args, false)?;
+    let full: Vec<PathBuf> = indexed.paths.iter().map(|p| indexed.root.join(p)).collect();
+    let side = PathBuf::from(format!("{}.paths.json", out_path.display()));
+    let mut outputs = vec![out_path.to_path_buf()];
+    if matches!(format, ExportFormat::Npy) {
+        outputs.push(side.clone());
+    }
+    let photos: Vec<&Path> = full.iter().map(PathBuf::as_path).collect();
+    output::check_outputs(&outputs, force, &photos)?;
+    let paths: Vec<JsonPath> = full.iter().map(|p| JsonPath::new(p)).collect();
+    let file = std::fs::File::create(out_path)
+        .with_context(|| format!("cannot write {}", human(out_path)))?;
     let mut w = std::io::BufWriter::new(file);
     match format {
         ExportFormat::Npy => {
-            let cols = indexed
-                .embeddings
-                .first()
-                .map_or(crate::model::EMBEDDING_DIM, Vec::len);
+            let cols = crate::model::EMBEDDING_DIM;
+            if let Some((p, e)) = full
+                .iter()
+                .zip(&indexed.embeddings)
+                .find(|(_, e)| e.len() != cols)
+            {
+                anyhow::bail!(
+                    "the index holds {} values for {}, not {cols}: run `simtui index` again",
+                    e.len(),
+                    human(p)
+                );
+            }
             write_npy(
                 &mut w,
                 indexed.embeddings.len(),
                 cols,
                 indexed.embeddings.iter().flatten().copied(),
             )?;
-            let side = PathBuf::from(format!("{}.paths.json", output.display()));
-            std::fs::write(&side, serde_json::to_string_pretty(&paths)?)
-                .with_context(|| format!("cannot write {}", side.display()))?;
+            // A list of path strings, as before; names that are not UTF-8 are written as
+            // objects {"path", "path_bytes"} so that a script can still find them.
+            let listed: Vec<serde_json::Value> = paths
+                .iter()
+                .map(|p| match &p.path_bytes {
+                    None => serde_json::Value::String(p.path.clone()),
+                    Some(_) => serde_json::to_value(p).unwrap_or_default(),
+                })
+                .collect();
+            std::fs::write(&side, serde_json::to_string_pretty(&listed)?)
+                .with_context(|| format!("cannot write {}", human(&side)))?;
             note!(
                 "wrote {} ({} × {cols}) and {}",
-                display(output),
+                human(out_path),
                 paths.len(),
-                display(&side)
+                human(&side)
             );
         }
         ExportFormat::Jsonl => {
-            for (p, e) in paths.iter().zip(&indexed.embeddings) {
-                writeln!(w, "{}", serde_json::json!({ "path": p, "embedding": e }))?;
+            #[derive(Serialize)]
+            struct Line<'a> {
+                #[serde(flatten)]
+                path: &'a JsonPath,
+                embedding: &'a [f32],
             }
-            note!("wrote {} ({} lines)", display(output), paths.len());
+            for (p, e) in paths.iter().zip(&indexed.embeddings) {
+                let line = Line {
+                    path: p,
+                    embedding: e,
+                };
+                writeln!(w, "{}", serde_json::to_string(&line)?)?;
+            }
+            note!("wrote {} ({} lines)", human(out_path), paths.len());
         }
     }
     w.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(folder_exit(&summary, dir))
 }

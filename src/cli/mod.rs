@@ -13,6 +13,7 @@ macro_rules! note {
 mod embed;
 mod explain;
 mod index;
+pub mod output;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,7 +38,7 @@ pub const DEFAULT_DUP_THRESHOLD: f32 = 0.90;
     name = "simtui",
     version,
     about = "Explore a folder of photos by visual similarity and see why two images look alike",
-    args_conflicts_with_subcommands = true
+    after_help = "Exit status: 0 all good; 1 some inputs were skipped or failed (each is named on stderr); 2 usage error or nothing could be done; 130 interrupted."
 )]
 pub struct Cli {
     /// Folder of photos to explore
@@ -81,8 +82,8 @@ pub enum Command {
     Classify {
         #[arg(required = true, value_name = "IMG")]
         images: Vec<PathBuf>,
-        /// How many classes to show per image
-        #[arg(long, default_value_t = 5)]
+        /// How many classes to show per image (at least 1)
+        #[arg(long, default_value_t = 5, value_parser = parse_count)]
         top: usize,
         /// One JSON object per line: {"path", "top": [{"index", "label", "prob"}]}
         #[arg(long)]
@@ -102,7 +103,8 @@ pub enum Command {
         /// Folder to search (indexed as needed)
         #[arg(long = "in", value_name = "DIR")]
         dir: PathBuf,
-        #[arg(short, default_value_t = 10)]
+        /// Number of results (at least 1; more than the folder holds gives the whole folder)
+        #[arg(short, default_value_t = 10, value_parser = parse_count)]
         k: usize,
         #[command(flatten)]
         folder: FolderArgs,
@@ -113,7 +115,8 @@ pub enum Command {
     /// Groups of near-duplicates (each member linked to its group at cosine ≥ threshold)
     Dups {
         dir: PathBuf,
-        #[arg(long, default_value_t = DEFAULT_DUP_THRESHOLD)]
+        /// Cosine at or above which two photos are near-duplicates, in [-1, 1]
+        #[arg(long, default_value_t = DEFAULT_DUP_THRESHOLD, value_parser = parse_cosine)]
         threshold: f32,
         #[command(flatten)]
         folder: FolderArgs,
@@ -127,6 +130,9 @@ pub enum Command {
         format: ExportFormat,
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
+        /// Replace an existing output file (never a photo of the folder)
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         folder: FolderArgs,
     },
@@ -148,12 +154,21 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         grayscale: cli.model.grayscale,
     };
     let weights = cli.model.weights.as_deref();
+    if let (Some(dir), Some(_)) = (&cli.dir, &cli.command) {
+        anyhow::bail!(
+            "{}: a folder before a subcommand is for the TUI (`simtui DIR`); subcommands take their folder after them",
+            output::human(dir)
+        );
+    }
+    // Folder options given before the subcommand count as well (`simtui --db X index DIR`).
+    let top = cli.folder.clone();
+    let merged = |f: FolderArgs| f.or(&top);
     match cli.command {
         Some(Command::Embed { images, json }) => {
             embed::embed(&Embedder::new(weights, pre)?, &images, json)
         }
         Some(Command::Index { dir, folder, json }) => {
-            index::index(&Embedder::new(weights, pre)?, &dir, &folder, json)
+            index::index(&Embedder::new(weights, pre)?, &dir, &merged(folder), json)
         }
         Some(Command::Similar {
             image,
@@ -166,7 +181,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             &image,
             &dir,
             k,
-            &folder,
+            &merged(folder),
             json,
         ),
         Some(Command::Dups {
@@ -178,20 +193,22 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             &Embedder::new(weights, pre)?,
             &dir,
             threshold,
-            &folder,
+            &merged(folder),
             json,
         ),
         Some(Command::Export {
             dir,
             format,
             output,
+            force,
             folder,
         }) => index::export(
             &Embedder::new(weights, pre)?,
             &dir,
             format,
             &output,
-            &folder,
+            force,
+            &merged(folder),
         ),
         Some(Command::Completions { shell }) => {
             use clap::CommandFactory;
@@ -204,7 +221,10 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Explain(args)) => explain::explain(&Embedder::new(weights, pre)?, &args),
-        Some(Command::Report(args)) => explain::report(&Embedder::new(weights, pre)?, &args),
+        Some(Command::Report(mut args)) => {
+            args.folder = merged(args.folder);
+            explain::report(&Embedder::new(weights, pre)?, &args)
+        }
         Some(Command::Classify { images, top, json }) => {
             embed::classify(&Embedder::new(weights, pre)?, &images, top, json)
         }
@@ -223,13 +243,42 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     }
 }
 
-pub fn display(p: &Path) -> String {
-    p.to_string_lossy().into_owned()
+/// Decode errors already name their file: `{:#}` prints the chain "x.jpg: cannot decode: …",
+/// sanitised because the name comes from the disk.
+pub fn report_failure(err: &anyhow::Error) {
+    note!("error: {}", crate::text::sanitize(&format!("{err:#}")));
 }
 
-/// Decode errors already name their file: `{:#}` prints the chain "x.jpg: cannot decode: …".
-pub fn report_failure(err: &anyhow::Error) {
-    note!("error: {err:#}");
+/// Files of a folder that could not be used, said once on stderr after the results (their
+/// reasons are listed by `simtui index DIR`).
+pub fn note_skipped(skipped: usize, dir: &Path) {
+    if skipped > 0 {
+        note!(
+            "{skipped} file(s) in {} could not be used (`simtui index {}` lists them with their reasons)",
+            output::human(dir),
+            output::human(dir)
+        );
+    }
+}
+
+/// `-k`, `--top`: a count of at least 1. Values above what there is are clamped where they are
+/// used, so a huge `-k` means "all".
+fn parse_count(s: &str) -> std::result::Result<usize, String> {
+    match s.parse::<u128>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(usize::try_from(n).unwrap_or(usize::MAX)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// A cosine threshold: a finite number in [-1, 1].
+fn parse_cosine(s: &str) -> std::result::Result<f32, String> {
+    let v: f32 = s.parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() && (-1.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s} is not a cosine: use a number from -1 to 1"))
+    }
 }
 
 pub fn exit_code(failures: usize) -> ExitCode {
