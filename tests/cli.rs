@@ -151,14 +151,26 @@ fn explain_writes_the_figure_the_raw_maps_and_json() {
     );
     for side in ["a", "b"] {
         let f = &v[side]["faithfulness"];
+        let auc = |k: &str| f[k].as_f64().unwrap();
         for k in [
             "deletion_auc",
             "insertion_auc",
             "random_deletion_auc",
             "random_insertion_auc",
         ] {
-            assert!(f[k].as_f64().unwrap() > 0.0, "{side}.{k}");
+            assert!(auc(k) > 0.0 && auc(k) < 1.5, "{side}.{k} = {}", auc(k));
         }
+        // For a crop and its original the map must beat a random order on both curves, by a
+        // margin: deleting what it ranks first lowers the score faster, inserting it first
+        // raises it faster.
+        assert!(
+            auc("deletion_auc") + 0.05 < auc("random_deletion_auc"),
+            "{side}: deletion {f}"
+        );
+        assert!(
+            auc("insertion_auc") > auc("random_insertion_auc") + 0.05,
+            "{side}: insertion {f}"
+        );
         let (px, py) = (
             v[side]["peak"][0].as_u64().unwrap(),
             v[side]["peak"][1].as_u64().unwrap(),
