@@ -13,6 +13,7 @@ macro_rules! note {
 mod embed;
 mod explain;
 mod index;
+mod tui_args;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +27,7 @@ use crate::model::Preprocess;
 
 pub use explain::{ExplainArgs, ReportArgs};
 pub use index::{ExportFormat, FolderArgs};
+pub use tui_args::{ColorsArg, GraphicsArg, TuiArgs};
 
 /// Default `dups` threshold. The issue suggested 0.92, but the fixtures' crop/original pair
 /// (a near-duplicate by any reading) scores 0.915 with these weights (0.917 in PyTorch), while
@@ -50,7 +52,7 @@ pub struct Cli {
     pub folder: FolderArgs,
 
     #[command(flatten)]
-    pub tui: crate::tui::TuiArgs,
+    pub tui: TuiArgs,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -218,7 +220,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             scan: cli.folder.scan_options(),
             weights: cli.model.weights.clone(),
             preprocess: pre,
-            tui: cli.tui,
+            tui: cli.tui.into(),
         }),
     }
 }
