@@ -23,8 +23,8 @@ use crate::explain::{Method, Params};
 use crate::index::{scan, Cache, ScanOptions};
 use crate::tui::app::{App, Config};
 use crate::tui::blocks::ColorMode;
+use crate::tui::event_loop::{FrameTiming, Input, Loop};
 use crate::tui::worker::{WorkerConfig, Workers};
-use crate::tui::{event_loop, Input};
 
 const PHOTOS: usize = 10_000;
 
@@ -136,22 +136,23 @@ fn new_app(dir: &Path) -> App {
 fn drive(
     app: &mut App,
     input: &mut Script,
-    rx: &mpsc::Receiver<crate::tui::app::Msg>,
+    rx: &mpsc::Receiver<crate::tui::action::Msg>,
     workers: &Workers,
-    on_frame: &mut dyn FnMut(&App, crate::tui::FrameTiming),
+    on_frame: &mut dyn FnMut(&App, FrameTiming),
 ) -> Result<()> {
     let mut terminal = terminal()?;
-    event_loop(
-        &mut terminal,
+    Loop {
+        terminal: &mut terminal,
         app,
-        ColorMode::TrueColor,
-        None,
+        colors: ColorMode::TrueColor,
+        painter: None,
         input,
-        rx,
-        &mut |c| workers.send(c),
-        &AtomicBool::new(false),
+        messages: rx,
+        workers,
+        interrupted: &AtomicBool::new(false),
         on_frame,
-    )
+    }
+    .run()
 }
 
 #[derive(Serialize, Default)]
@@ -178,7 +179,8 @@ fn start_once(dir: &Path, db: &Path) -> Result<(f64, f64)> {
     drive(&mut app, &mut input, &rx, &workers, &mut |app, f| {
         let ms = (f.done_at - t0).as_secs_f64() * 1e3;
         first.get_or_insert(ms);
-        if usable.is_none() && app.entries.len() >= PHOTOS && !app.neighbours.is_empty() {
+        if usable.is_none() && app.files.entries.len() >= PHOTOS && !app.neighbours.list.is_empty()
+        {
             usable = Some(ms);
             armed.store(true, std::sync::atomic::Ordering::SeqCst);
         }
@@ -261,7 +263,7 @@ fn keys_while_indexing(dir: &Path, seconds: f64) -> Result<Latency> {
     let mut embedded_now = 0;
     drive(&mut app, &mut input, &rx, &workers, &mut |app, f| {
         // Start once the folder is listed and embedding is under way.
-        if app.entries.len() >= PHOTOS && app.progress.done > 0 {
+        if app.files.entries.len() >= PHOTOS && app.progress.done > 0 {
             armed.store(true, std::sync::atomic::Ordering::SeqCst);
             embedded_at_start.get_or_insert(app.progress.done);
         }

@@ -14,9 +14,8 @@ use ratatui::Terminal;
 use simtui::explain::{Method, SaliencyMap};
 use simtui::index::{Event, Listed, ListedState};
 use simtui::render::{overlay, Scale};
-use simtui::tui::app::{
-    Action, App, Command, Config, Faith, FileState, Focus, Msg, PairMaps, Slot,
-};
+use simtui::tui::action::{Action, Command, Faith, Msg, PairMaps};
+use simtui::tui::app::{App, Config, FileState, Focus, Slot};
 use simtui::tui::blocks::ColorMode;
 use simtui::tui::view::{self, Display};
 
@@ -86,7 +85,7 @@ fn keys(app: &mut App, s: &str) {
 }
 
 fn name(app: &App, e: usize) -> &str {
-    &app.entries[e].name
+    &app.files.entries[e].name
 }
 
 fn query_name(app: &App) -> String {
@@ -95,6 +94,7 @@ fn query_name(app: &App) -> String {
 
 fn neighbour_names(app: &App) -> Vec<String> {
     app.neighbours
+        .list
         .iter()
         .map(|(e, _)| name(app, *e).to_string())
         .collect()
@@ -103,16 +103,16 @@ fn neighbour_names(app: &App) -> Vec<String> {
 #[test]
 fn listing_selects_the_first_photo_with_its_neighbours() {
     let app = app();
-    assert_eq!(app.entries.len(), 8);
+    assert_eq!(app.files.entries.len(), 8);
     assert_eq!(query_name(&app), "beach.jpg");
     assert_eq!(neighbour_names(&app)[0], "beach_2.jpg");
-    assert_eq!(app.neighbours.len(), 3, "k = 3");
+    assert_eq!(app.neighbours.list.len(), 3, "k = 3");
     assert!(
-        app.neighbours.windows(2).all(|w| w[0].1 >= w[1].1),
+        app.neighbours.list.windows(2).all(|w| w[0].1 >= w[1].1),
         "best first"
     );
-    assert!(matches!(app.entries[6].state, FileState::Pending));
-    assert!(matches!(app.entries[7].state, FileState::Failed(_)));
+    assert!(matches!(app.files.entries[6].state, FileState::Pending));
+    assert!(matches!(app.files.entries[7].state, FileState::Failed(_)));
 }
 
 #[test]
@@ -127,14 +127,17 @@ fn j_k_g_and_shift_g_move_through_the_files_and_change_the_query() {
     assert_eq!(query_name(&app), "city.jpg");
     keys(&mut app, "G");
     assert_eq!(query_name(&app), "broken.jpg");
-    assert!(app.neighbours.is_empty(), "a broken file has no neighbours");
+    assert!(
+        app.neighbours.list.is_empty(),
+        "a broken file has no neighbours"
+    );
     keys(&mut app, "g");
     assert_eq!(query_name(&app), "beach.jpg");
     keys(&mut app, "k");
     assert_eq!(query_name(&app), "beach.jpg", "stays at the top");
     // Moving in the list replaces the current history entry instead of adding one.
     keys(&mut app, "jjj");
-    assert_eq!(app.history.len(), 1);
+    assert_eq!(app.history.visited.len(), 1);
 }
 
 #[test]
@@ -143,7 +146,7 @@ fn tab_enter_follow_backspace_and_forward_work_like_a_browser() {
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.focus, Focus::Neighbours);
     keys(&mut app, "j");
-    assert_eq!(app.nb_cursor, 1);
+    assert_eq!(app.neighbours.cursor, 1);
     assert_eq!(
         query_name(&app),
         "beach.jpg",
@@ -152,13 +155,13 @@ fn tab_enter_follow_backspace_and_forward_work_like_a_browser() {
     let second = neighbour_names(&app)[1].clone();
     key(&mut app, KeyCode::Enter);
     assert_eq!(query_name(&app), second, "Enter follows the neighbour");
-    assert_eq!(app.nb_cursor, 0);
-    assert_eq!(app.history.len(), 2);
+    assert_eq!(app.neighbours.cursor, 0);
+    assert_eq!(app.history.visited.len(), 2);
     // The file list shows the new query.
-    assert_eq!(app.visible[app.file_cursor], app.query().unwrap());
+    assert_eq!(app.files.visible[app.files.cursor], app.query().unwrap());
     key(&mut app, KeyCode::Enter);
     let third = query_name(&app);
-    assert_eq!(app.history.len(), 3);
+    assert_eq!(app.history.visited.len(), 3);
 
     key(&mut app, KeyCode::Backspace);
     assert_eq!(query_name(&app), second);
@@ -180,8 +183,8 @@ fn tab_enter_follow_backspace_and_forward_work_like_a_browser() {
 
     // Following from the middle of the history drops the forward part.
     key(&mut app, KeyCode::Enter);
-    assert_eq!(app.history.len(), 3);
-    assert_eq!(app.hist_pos, 2);
+    assert_eq!(app.history.visited.len(), 3);
+    assert_eq!(app.history.pos, 2);
 
     key(&mut app, KeyCode::Tab);
     assert_eq!(app.focus, Focus::Files);
@@ -197,48 +200,48 @@ fn tab_enter_follow_backspace_and_forward_work_like_a_browser() {
 fn plus_and_minus_change_k() {
     let mut app = app();
     keys(&mut app, "+");
-    assert_eq!(app.k, 4);
-    assert_eq!(app.neighbours.len(), 4);
+    assert_eq!(app.neighbours.k, 4);
+    assert_eq!(app.neighbours.list.len(), 4);
     keys(&mut app, "---");
-    assert_eq!(app.k, 1);
-    assert_eq!(app.neighbours.len(), 1);
+    assert_eq!(app.neighbours.k, 1);
+    assert_eq!(app.neighbours.list.len(), 1);
     keys(&mut app, "-");
-    assert_eq!(app.k, 1, "at least one neighbour");
+    assert_eq!(app.neighbours.k, 1, "at least one neighbour");
     keys(&mut app, "=");
-    assert_eq!(app.k, 2);
+    assert_eq!(app.neighbours.k, 2);
 }
 
 #[test]
 fn slash_filters_the_file_list() {
     let mut app = app();
     keys(&mut app, "/city");
-    assert!(app.filter_editing);
-    let names: Vec<&str> = app.visible.iter().map(|&e| name(&app, e)).collect();
+    assert!(app.files.filter_editing);
+    let names: Vec<&str> = app.files.visible.iter().map(|&e| name(&app, e)).collect();
     assert_eq!(names, ["city.jpg", "city_night.jpg"]);
     // The query (beach.jpg) was filtered out: the first match takes its place.
     assert_eq!(query_name(&app), "city.jpg");
-    assert_eq!(app.file_cursor, 0);
+    assert_eq!(app.files.cursor, 0);
     // While typing, letters are text, not commands: "q" did not quit, "j" did not move.
     keys(&mut app, "q");
     assert!(!app.quit);
-    assert!(app.visible.is_empty());
+    assert!(app.files.visible.is_empty());
     key(&mut app, KeyCode::Backspace);
-    assert_eq!(app.visible.len(), 2);
+    assert_eq!(app.files.visible.len(), 2);
     key(&mut app, KeyCode::Enter);
-    assert!(!app.filter_editing);
+    assert!(!app.files.filter_editing);
     keys(&mut app, "j");
     assert_eq!(query_name(&app), "city_night.jpg");
     // Esc clears the filter; the selection stays.
     key(&mut app, KeyCode::Esc);
     assert!(!app.quit, "first Esc clears the filter");
-    assert_eq!(app.visible.len(), 8);
+    assert_eq!(app.files.visible.len(), 8);
     assert_eq!(query_name(&app), "city_night.jpg");
-    assert_eq!(app.visible[app.file_cursor], app.query().unwrap());
+    assert_eq!(app.files.visible[app.files.cursor], app.query().unwrap());
     // Filters match case-insensitively, anywhere in the path.
     keys(&mut app, "/NIGHT");
-    assert_eq!(app.visible.len(), 1);
+    assert_eq!(app.files.visible.len(), 1);
     key(&mut app, KeyCode::Esc);
-    assert_eq!(app.visible.len(), 8);
+    assert_eq!(app.files.visible.len(), 8);
 }
 
 fn explain_commands(app: &mut App) -> Vec<Option<(usize, usize, Method)>> {
@@ -256,27 +259,30 @@ fn s_asks_for_the_pair_maps_and_switching_neighbours_cancels_them() {
     let mut app = app();
     app.commands.clear();
     keys(&mut app, "s");
-    assert!(app.show_saliency);
+    assert!(app.overlay.show);
     let q = app.query().unwrap();
-    let n0 = app.neighbours[0].0;
+    let n0 = app.neighbours.list[0].0;
     assert_eq!(explain_commands(&mut app), [Some((q, n0, Method::Gradcam))]);
     assert!(matches!(app.current_maps(), Some(Slot::Loading)));
 
     key(&mut app, KeyCode::Tab);
     keys(&mut app, "j");
-    let n1 = app.neighbours[1].0;
+    let n1 = app.neighbours.list[1].0;
     // The new pair replaces the old wish; the old pair's placeholder is gone.
     assert_eq!(explain_commands(&mut app), [Some((q, n1, Method::Gradcam))]);
-    assert!(!app.maps.contains_key(&(q, n0, Method::Gradcam)));
+    assert!(!app.pictures.maps.contains_key(&(q, n0, Method::Gradcam)));
 
     // m cycles the method and asks again.
     keys(&mut app, "m");
-    assert_eq!(app.method, Method::Gradcam.next());
-    assert_eq!(explain_commands(&mut app), [Some((q, n1, app.method))]);
+    assert_eq!(app.overlay.method, Method::Gradcam.next());
+    assert_eq!(
+        explain_commands(&mut app),
+        [Some((q, n1, app.overlay.method))]
+    );
 
     // s hides the overlay and withdraws the wish.
     keys(&mut app, "s");
-    assert!(!app.show_saliency);
+    assert!(!app.overlay.show);
     assert_eq!(explain_commands(&mut app), [None]);
 }
 
@@ -311,7 +317,7 @@ fn e_exports_the_current_pair_and_o_opens_the_focused_photo() {
     app.commands.clear();
     keys(&mut app, "e");
     let q = app.query().unwrap();
-    let n = app.neighbours[0].0;
+    let n = app.neighbours.list[0].0;
     let exports: Vec<Command> = app
         .commands
         .drain(..)
@@ -443,12 +449,12 @@ fn faithfulness_failure_is_shown_and_ends_the_wish() {
 #[test]
 fn a_remembered_failure_is_counted_once() {
     let mut app = app();
-    assert_eq!(app.failed(), 1);
+    assert_eq!(app.files.failed(), 1);
     app.update(Action::Worker(Msg::Index(Event::Skipped {
         path: PathBuf::from("/photos/broken.jpg"),
         reason: "truncated JPEG (unexpected end of file)".into(),
     })));
-    assert_eq!(app.failed(), 1);
+    assert_eq!(app.files.failed(), 1);
 }
 
 #[test]
@@ -457,7 +463,7 @@ fn a_photo_embedded_in_the_background_joins_the_neighbours() {
     keys(&mut app, "G");
     keys(&mut app, "k");
     assert_eq!(query_name(&app), "new.jpg");
-    assert!(app.neighbours.is_empty());
+    assert!(app.neighbours.list.is_empty());
     app.update(Action::Worker(Msg::Index(Event::Embedded {
         rel: PathBuf::from("new.jpg"),
         embedding: basis(&[(2, 1.0), (3, 0.45)]),
@@ -465,16 +471,16 @@ fn a_photo_embedded_in_the_background_joins_the_neighbours() {
     // Neighbours refresh at most every 200 ms while embeddings stream in.
     std::thread::sleep(std::time::Duration::from_millis(210));
     app.update(Action::Tick);
-    assert!(matches!(app.entries[6].state, FileState::Embedded(_)));
+    assert!(matches!(app.files.entries[6].state, FileState::Embedded(_)));
     assert_eq!(neighbour_names(&app)[0], "city_night.jpg");
-    assert_eq!(app.embedded(), 7);
+    assert_eq!(app.files.embedded(), 7);
     // A broken file reported while indexing is marked with its reason.
     app.update(Action::Worker(Msg::Index(Event::Skipped {
         path: PathBuf::from("/photos/city.jpg"),
         reason: "cannot decode".into(),
     })));
     assert_eq!(
-        app.entries[2].state,
+        app.files.entries[2].state,
         FileState::Failed("cannot decode".into())
     );
 }
@@ -483,7 +489,7 @@ fn a_photo_embedded_in_the_background_joins_the_neighbours() {
 fn mouse_click_selects_a_file() {
     let mut app = app();
     render(&mut app, 80, 24);
-    let (y, x, _, _) = app.list_rows.files;
+    let (y, x, _, _) = app.layout().files;
     app.update(Action::Click {
         column: x + 2,
         row: y + 3,
@@ -519,16 +525,16 @@ fn hot_top_left() -> SaliencyMap {
 fn faith() -> [Faith; 2] {
     [
         Faith {
-            deletion: 0.41,
-            insertion: 0.88,
-            random_deletion: 0.76,
-            random_insertion: 0.80,
+            deletion_auc: 0.41,
+            insertion_auc: 0.88,
+            random_deletion_auc: 0.76,
+            random_insertion_auc: 0.80,
         },
         Faith {
-            deletion: 0.83,
-            insertion: 0.71,
-            random_deletion: 0.80,
-            random_insertion: 0.79,
+            deletion_auc: 0.83,
+            insertion_auc: 0.71,
+            random_deletion_auc: 0.80,
+            random_insertion_auc: 0.79,
         },
     ]
 }
@@ -550,7 +556,7 @@ fn pair_maps(faith: Option<[Faith; 2]>) -> PairMaps {
 fn shown_app() -> App {
     let mut app = app();
     let q = app.query().unwrap();
-    let n = app.neighbours[0].0;
+    let n = app.neighbours.list[0].0;
     app.update(Action::Worker(Msg::Preview {
         entry: q,
         result: Ok(Arc::new(photo(160, 120, 1))),
@@ -570,7 +576,9 @@ fn shown_app() -> App {
 
 fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    app.list_rows = view::list_rows(ratatui::layout::Rect::new(0, 0, w, h));
+    app.update(Action::Layout(view::list_rows(ratatui::layout::Rect::new(
+        0, 0, w, h,
+    ))));
     let display = Display {
         colors: ColorMode::TrueColor,
         external_images: None,

@@ -145,12 +145,13 @@ fn sigterm_restores_the_terminal_and_a_missing_graphics_protocol_is_an_error() {
     let s = shell("term", 100, 30);
     let bin = env!("CARGO_BIN_EXE_simtui");
 
-    // tmux answers no kitty graphics query: asking for kitty by name fails, before raw mode.
+    // tmux answers no kitty graphics query: asking for kitty by name fails, before raw mode,
+    // with exit status 2 (nothing could be done).
     s.type_line(&format!(
         "{bin} {} --graphics kitty; echo EXIT=$?",
         photos.display()
     ));
-    let screen = s.wait_for("the error", 30, |s| s.contains("EXIT=1"));
+    let screen = s.wait_for("the error", 30, |s| s.contains("EXIT=2"));
     assert!(
         screen.contains("does not answer the kitty graphics query"),
         "{screen}"

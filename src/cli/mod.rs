@@ -14,6 +14,7 @@ mod embed;
 mod explain;
 mod index;
 pub mod output;
+mod tui_args;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -27,6 +28,7 @@ use crate::model::Preprocess;
 
 pub use explain::{BaselineArg, ExplainArgs, MethodArg, ReportArgs};
 pub use index::{ExportFormat, FolderArgs};
+pub use tui_args::{ColorsArg, GraphicsArg, TuiArgs};
 
 /// Default `dups` threshold. The issue suggested 0.92, but the fixtures' crop/original pair
 /// (a near-duplicate by any reading) scores 0.915 with these weights (0.917 in PyTorch), while
@@ -51,7 +53,7 @@ pub struct Cli {
     pub folder: FolderArgs,
 
     #[command(flatten)]
-    pub tui: crate::tui::TuiArgs,
+    pub tui: TuiArgs,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -238,7 +240,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             scan: cli.folder.scan_options(),
             weights: cli.model.weights.clone(),
             preprocess: pre,
-            tui: cli.tui,
+            tui: cli.tui.into(),
         }),
     }
 }

@@ -5,10 +5,10 @@
 //! is, the old ones are removed first (kitty: delete command; iTerm2 and sixel: a full redraw)
 //! and the wanted ones are printed after the frame.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 use std::io::Write;
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use image::RgbImage;
@@ -16,18 +16,21 @@ use ratatui::backend::Backend;
 use ratatui::layout::Rect;
 use ratatui::Terminal;
 
+use super::cache::BoundedCache;
+use super::jobs::Latest;
 use super::log;
 
 mod encode;
 use encode::encode;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum GraphicsArg {
+/// How photos are drawn, as asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Graphics {
     /// A graphics protocol when the terminal has one and we are not inside tmux/screen,
-    /// else half-blocks
+    /// else half-blocks.
     #[default]
     Auto,
-    /// Half-block characters in true colour (or 256 colours): works everywhere
+    /// Half-block characters in true colour (or 256 colours): works everywhere.
     Blocks,
     Kitty,
     Iterm,
@@ -54,11 +57,11 @@ pub fn in_multiplexer() -> bool {
 /// The protocol to draw photos with (`None`: half-blocks). Queries the terminal, so it must
 /// run before raw mode and before anything else reads the keyboard. A protocol asked for by
 /// name that the terminal does not answer to is an error, not a quiet fallback.
-pub fn choose(arg: GraphicsArg) -> Result<Option<Protocol>> {
+pub fn choose(arg: Graphics) -> Result<Option<Protocol>> {
     let kitty = || viuer::get_kitty_support() != viuer::KittySupport::None;
     match arg {
-        GraphicsArg::Blocks => Ok(None),
-        GraphicsArg::Auto => {
+        Graphics::Blocks => Ok(None),
+        Graphics::Auto => {
             if in_multiplexer() {
                 return Ok(None);
             }
@@ -72,19 +75,19 @@ pub fn choose(arg: GraphicsArg) -> Result<Option<Protocol>> {
                 None
             })
         }
-        GraphicsArg::Kitty => {
+        Graphics::Kitty => {
             if !kitty() {
                 bail!("this terminal does not answer the kitty graphics query; use --graphics blocks (or auto)");
             }
             Ok(Some(Protocol::Kitty))
         }
-        GraphicsArg::Iterm => {
+        Graphics::Iterm => {
             if !viuer::is_iterm_supported() {
                 bail!("this terminal does not identify as iTerm2/WezTerm (TERM_PROGRAM); use --graphics blocks (or auto)");
             }
             Ok(Some(Protocol::Iterm))
         }
-        GraphicsArg::Sixel => {
+        Graphics::Sixel => {
             if !viuer::is_sixel_supported() {
                 bail!("this terminal does not report sixel support (device attributes); use --graphics blocks (or auto)");
             }
@@ -122,10 +125,10 @@ type Done = (Key, Arc<RgbImage>, Result<Vec<u8>, String>);
 struct Wishes {
     queue: VecDeque<Job>,
     running: HashSet<Key>,
-    closed: bool,
 }
 
-/// Encoded images kept; beyond this, those not on screen are dropped.
+/// Encoded images kept; beyond this, the least recently wanted are dropped (those on screen
+/// are wanted by every frame, so they stay).
 const KEEP_ENCODED: usize = 16;
 /// Encoder threads: the two photos of a pair are encoded side by side.
 const ENCODERS: usize = 2;
@@ -144,10 +147,10 @@ pub struct Painter {
     cell: (f64, f64),
     /// Whether the log already says that the cell size is assumed.
     warned_cell_size: bool,
-    encoded: HashMap<Key, Encoded>,
+    encoded: BoundedCache<Key, Encoded>,
     /// An encoding that failed, reported by the next frame that still wants that photo.
     failed: Option<(Key, String)>,
-    wishes: Arc<(Mutex<Wishes>, Condvar)>,
+    wishes: Arc<Latest<Wishes>>,
     done: Receiver<Done>,
     out: Box<dyn Write + Send>,
 }
@@ -159,7 +162,7 @@ impl Painter {
 
     /// A painter writing its escape sequences to `out` (tests capture them).
     fn with_output(protocol: Protocol, out: Box<dyn Write + Send>) -> Result<Self> {
-        let wishes = Arc::new((Mutex::new(Wishes::default()), Condvar::new()));
+        let wishes = Arc::new(Latest::new(Wishes::default()));
         let (tx, done) = mpsc::channel();
         for i in 0..ENCODERS {
             let w = wishes.clone();
@@ -169,8 +172,7 @@ impl Painter {
                 .spawn(move || encoder(protocol, &w, &tx));
             if let Err(e) = started {
                 // Let the threads already started end.
-                wishes.0.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
-                wishes.1.notify_all();
+                wishes.stop();
                 return Err(e).context("cannot start a graphics encoder thread");
             }
         }
@@ -180,7 +182,7 @@ impl Painter {
             cleared_for: Vec::new(),
             cell: ASSUMED_CELL,
             warned_cell_size: false,
-            encoded: HashMap::new(),
+            encoded: BoundedCache::new(KEEP_ENCODED),
             failed: None,
             wishes,
             done,
@@ -285,10 +287,8 @@ impl Painter {
     pub fn after(&mut self, images: &[(Rect, Arc<RgbImage>)]) -> Result<()> {
         let wanted = self.wanted(images);
         let mut ready_now = Vec::new();
-        {
-            let wishes = self.wishes.clone();
-            let (lock, ready) = &*wishes;
-            let mut w = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let wishes = self.wishes.clone();
+        wishes.set(|w| -> Result<()> {
             // Under the lock: an encoder sends its result before it stops counting as
             // running, so whatever is neither received nor running must be asked for.
             self.poll_ready();
@@ -316,16 +316,15 @@ impl Painter {
                 }
             }
             w.queue = missing;
-            ready.notify_all();
-        }
+            Ok(())
+        })?;
         let shown = self.shown.get_or_insert_with(Vec::new);
         for (key, bytes) in ready_now {
             print_at(&mut self.out, key.cells, &bytes)?;
             shown.push(key);
         }
-        if self.encoded.len() > KEEP_ENCODED {
-            self.encoded
-                .retain(|k, _| wanted.iter().any(|(w, _)| w == k));
+        for (key, _) in &wanted {
+            self.encoded.touch(key);
         }
         Ok(())
     }
@@ -333,30 +332,18 @@ impl Painter {
 
 impl Drop for Painter {
     fn drop(&mut self) {
-        let (lock, ready) = &*self.wishes;
-        lock.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
-        ready.notify_all();
+        self.wishes.stop();
     }
 }
 
 /// An encoder thread: takes the next wish, encodes it, sends it back; ends when the painter
 /// is dropped.
-fn encoder(protocol: Protocol, wishes: &(Mutex<Wishes>, Condvar), tx: &Sender<Done>) {
-    let (lock, ready) = wishes;
-    loop {
-        let job = {
-            let mut w = lock.lock().unwrap_or_else(|e| e.into_inner());
-            loop {
-                if w.closed {
-                    return;
-                }
-                if let Some(job) = w.queue.pop_front() {
-                    w.running.insert(job.key);
-                    break job;
-                }
-                w = ready.wait(w).unwrap_or_else(|e| e.into_inner());
-            }
-        };
+fn encoder(protocol: Protocol, wishes: &Latest<Wishes>, tx: &Sender<Done>) {
+    while let Some(job) = wishes.take(|w, _| {
+        let job = w.queue.pop_front()?;
+        w.running.insert(job.key);
+        Some(job)
+    }) {
         let result =
             std::panic::catch_unwind(|| encode(protocol, &job.image, job.key.cells, job.cell))
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("the encoder panicked")))
@@ -366,10 +353,7 @@ fn encoder(protocol: Protocol, wishes: &(Mutex<Wishes>, Condvar), tx: &Sender<Do
         if tx.send((key, job.image, result)).is_err() {
             return;
         }
-        lock.lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .running
-            .remove(&key);
+        wishes.amend(|w| w.running.remove(&key));
     }
 }
 
@@ -425,6 +409,7 @@ pub fn image_cells(w: u32, h: u32, area: Rect, cell: (f64, f64)) -> Rect {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
 
     #[test]
     fn photos_take_cells_of_their_own_shape_at_the_terminals_cell_size() {

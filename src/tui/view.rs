@@ -11,9 +11,11 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::app::{App, Faith, FileState, Focus, ListRows, PairMaps, Phase, Slot};
+use super::action::{Faith, ListRows, PairMaps};
+use super::app::{App, FileState, Focus, Phase, Slot};
 use super::blocks::{self, ColorMode};
 use super::graphics;
+use super::scroll::list_window;
 use crate::render::colormap;
 
 /// Below this size the layout cannot show a list and two photos.
@@ -79,15 +81,6 @@ pub fn list_rows(area: Rect) -> ListRows {
         files: r(a.files),
         neighbours: r(a.neighbours),
     }
-}
-
-/// The rows of a list of `len` shown in `height` rows with `cursor` visible: (first, end).
-pub fn list_window(cursor: usize, len: usize, height: usize) -> (usize, usize) {
-    if len <= height || height == 0 {
-        return (0, len);
-    }
-    let first = cursor.saturating_sub(height / 2).min(len - height);
-    (first, first + height)
 }
 
 /// How the photos are drawn.
@@ -159,21 +152,25 @@ fn message(lines: Vec<Line<'static>>, area: Rect, buf: &mut Buffer) {
 fn files(app: &App, area: Rect, buf: &mut Buffer) {
     use ratatui::widgets::Widget;
     let focused = app.focus == Focus::Files;
-    let count = if app.filter.is_empty() {
-        format!(" Files {} ", app.entries.len())
+    let count = if app.files.filter.is_empty() {
+        format!(" Files {} ", app.files.entries.len())
     } else {
-        format!(" Files {}/{} ", app.visible.len(), app.entries.len())
+        format!(
+            " Files {}/{} ",
+            app.files.visible.len(),
+            app.files.entries.len()
+        )
     };
     let mut block = focus_block(Line::from(count).bold(), focused);
-    if app.filter_editing || !app.filter.is_empty() {
-        let cursor = if app.filter_editing { "▏" } else { "" };
-        let filter = super::sanitize::sanitize(&app.filter);
+    if app.files.filter_editing || !app.files.filter.is_empty() {
+        let cursor = if app.files.filter_editing { "▏" } else { "" };
+        let filter = super::sanitize::sanitize(&app.files.filter);
         block = block.title_bottom(Line::from(format!(" /{filter}{cursor} ")).yellow());
     }
     let body = block.inner(area);
     block.render(area, buf);
 
-    if !app.listed {
+    if !app.files.listed {
         let lines = match &app.progress.phase {
             Phase::Failed(e) => vec![
                 Line::from("Cannot index this folder:").red().bold(),
@@ -184,23 +181,23 @@ fn files(app: &App, area: Rect, buf: &mut Buffer) {
         };
         return message(lines, body, buf);
     }
-    if app.entries.is_empty() {
+    if app.files.entries.is_empty() {
         let mut lines = vec![
             Line::from("No photos here.").bold(),
             Line::from(format!(
                 "{} has no JPEG, PNG, WebP, GIF, BMP or TIFF files.",
-                app.root_name
+                app.files.root_name
             )),
         ];
-        if !app.scan_errors.is_empty() {
+        if !app.files.scan_errors.is_empty() {
             lines.push(Line::from(format!(
                 "{} entries could not be read.",
-                app.scan_errors.len()
+                app.files.scan_errors.len()
             )));
         }
         return message(lines, body, buf);
     }
-    if app.visible.is_empty() {
+    if app.files.visible.is_empty() {
         return message(
             vec![Line::from("no file matches the filter").dim()],
             body,
@@ -208,6 +205,7 @@ fn files(app: &App, area: Rect, buf: &mut Buffer) {
         );
     }
     let usable = app
+        .files
         .entries
         .iter()
         .any(|e| !matches!(e.state, FileState::Failed(_)));
@@ -216,18 +214,22 @@ fn files(app: &App, area: Rect, buf: &mut Buffer) {
         // Every file failed: say so above the list (each row still shows why on selection).
         let line = Line::from(format!(
             "None of the {} files can be read.",
-            app.entries.len()
+            app.files.entries.len()
         ))
         .red()
         .bold();
         buf.set_line(body.x, body.y, &line, body.width);
         body = Rect::new(body.x, body.y + 1, body.width, body.height - 1);
     }
-    let (first, end) = list_window(app.file_cursor, app.visible.len(), body.height as usize);
+    let (first, end) = list_window(
+        app.files.cursor,
+        app.files.visible.len(),
+        body.height as usize,
+    );
     let query = app.query();
     for (row, pos) in (first..end).enumerate() {
-        let e = app.visible[pos];
-        let entry = &app.entries[e];
+        let e = app.files.visible[pos];
+        let entry = &app.files.entries[e];
         let (mark, style) = match entry.state {
             FileState::Embedded(_) => ("  ", Style::new()),
             FileState::Pending => ("… ", Style::new().fg(Color::DarkGray)),
@@ -263,7 +265,7 @@ fn bar(t: f32, width: usize) -> String {
 fn neighbours(app: &App, area: Rect, buf: &mut Buffer) {
     use ratatui::widgets::Widget;
     let focused = app.focus == Focus::Neighbours;
-    let title = Line::from(format!(" Neighbours k={} ", app.k)).bold();
+    let title = Line::from(format!(" Neighbours k={} ", app.neighbours.k)).bold();
     let block = focus_block(title, focused).title_bottom(Line::from(" cosine ").dim());
     let body = block.inner(area);
     block.render(area, buf);
@@ -271,7 +273,7 @@ fn neighbours(app: &App, area: Rect, buf: &mut Buffer) {
     let Some(q) = app.query() else {
         return;
     };
-    match &app.entries[q].state {
+    match &app.files.entries[q].state {
         FileState::Pending => {
             let second = match &app.progress.phase {
                 Phase::Failed(e) => Line::from(format!("Indexing stopped: {e}")).red(),
@@ -300,17 +302,21 @@ fn neighbours(app: &App, area: Rect, buf: &mut Buffer) {
         }
         FileState::Embedded(_) => {}
     }
-    if app.neighbours.is_empty() {
+    if app.neighbours.list.is_empty() {
         return message(
             vec![Line::from("no other embedded photos yet").dim()],
             body,
             buf,
         );
     }
-    let (first, end) = list_window(app.nb_cursor, app.neighbours.len(), body.height as usize);
+    let (first, end) = list_window(
+        app.neighbours.cursor,
+        app.neighbours.list.len(),
+        body.height as usize,
+    );
     for (row, i) in (first..end).enumerate() {
-        let (e, score) = app.neighbours[i];
-        let selected = i == app.nb_cursor;
+        let (e, score) = app.neighbours.list[i];
+        let selected = i == app.neighbours.cursor;
         let style = if selected && focused {
             Style::new().add_modifier(Modifier::REVERSED)
         } else if selected {
@@ -325,7 +331,7 @@ fn neighbours(app: &App, area: Rect, buf: &mut Buffer) {
             Span::raw(head),
             Span::styled(bar(score, bar_w), Style::new().fg(Color::Green)),
             Span::raw(" "),
-            Span::raw(fit_left(&app.entries[e].name, name_w)),
+            Span::raw(fit_left(&app.files.entries[e].name, name_w)),
         ])
         .style(style);
         buf.set_line(body.x, body.y + row as u16, &line, body.width);
@@ -335,9 +341,9 @@ fn neighbours(app: &App, area: Rect, buf: &mut Buffer) {
 fn images(app: &App, display: Display, a: &Areas, buf: &mut Buffer) {
     use ratatui::widgets::Widget;
     let maps = overlays(app);
-    let computing = app.show_saliency && matches!(app.current_maps(), Some(Slot::Loading));
+    let computing = app.overlay.show && matches!(app.current_maps(), Some(Slot::Loading));
     let map_failed = match app.current_maps() {
-        Some(Slot::Failed(e)) if app.show_saliency => Some(e.clone()),
+        Some(Slot::Failed(e)) if app.overlay.show => Some(e.clone()),
         _ => None,
     };
 
@@ -347,7 +353,7 @@ fn images(app: &App, display: Display, a: &Areas, buf: &mut Buffer) {
     let title = match q {
         Some(q) => format!(
             " Query · {} ",
-            fit_left(&app.entries[q].name, room.saturating_sub(8))
+            fit_left(&app.files.entries[q].name, room.saturating_sub(8))
         ),
         None => " Query ".to_string(),
     };
@@ -370,9 +376,9 @@ fn images(app: &App, display: Display, a: &Areas, buf: &mut Buffer) {
     let room = (a.neighbour.width as usize).saturating_sub(4);
     let title = match n {
         Some((e, s)) => {
-            let head = format!("#{} · {s:.3} · ", app.nb_cursor + 1);
+            let head = format!("#{} · {s:.3} · ", app.neighbours.cursor + 1);
             let name = fit_left(
-                &app.entries[e].name,
+                &app.files.entries[e].name,
                 room.saturating_sub(head.chars().count()),
             );
             format!(" {head}{name} ")
@@ -388,7 +394,7 @@ fn images(app: &App, display: Display, a: &Areas, buf: &mut Buffer) {
 
     let note = if computing {
         Some(
-            Line::from(format!(" computing {}… ", app.method.name()))
+            Line::from(format!(" computing {}… ", app.overlay.method.name()))
                 .black()
                 .on_yellow(),
         )
@@ -407,13 +413,13 @@ fn shown(
     entry: usize,
     overlay: Option<&Arc<RgbImage>>,
 ) -> Result<Option<Arc<RgbImage>>, Vec<Line<'static>>> {
-    if let FileState::Failed(reason) = &app.entries[entry].state {
+    if let FileState::Failed(reason) = &app.files.entries[entry].state {
         return Err(vec![
             Line::from("✗ cannot show this file").red(),
             Line::from(reason.clone()),
         ]);
     }
-    match (overlay, app.previews.get(&entry)) {
+    match (overlay, app.pictures.previews.get(&entry)) {
         (Some(o), _) => Ok(Some(o.clone())),
         (None, Some(Slot::Ready(p))) => Ok(Some(p.clone())),
         (None, Some(Slot::Failed(e))) => Err(vec![
@@ -426,7 +432,7 @@ fn shown(
 
 fn overlays(app: &App) -> Option<&PairMaps> {
     match app.current_maps() {
-        Some(Slot::Ready(m)) if app.show_saliency => Some(m),
+        Some(Slot::Ready(m)) if app.overlay.show => Some(m),
         _ => None,
     }
 }
@@ -482,7 +488,7 @@ fn photo(
 fn faith_line(label: &str, f: &Faith, width: u16) -> Line<'static> {
     // Lower deletion and higher insertion AUC than a random order: the map points at what the
     // score depends on.
-    let better = f.deletion < f.random_deletion && f.insertion > f.random_insertion;
+    let better = f.beats_random();
     let narrow = width < 90;
     let verdict = match (better, narrow) {
         (true, false) => Span::styled("✓ beats random", Style::new().fg(Color::Green)),
@@ -493,12 +499,12 @@ fn faith_line(label: &str, f: &Faith, width: u16) -> Line<'static> {
     let figures = if narrow {
         format!(
             "del {:.2} (rand {:.2}) ins {:.2} (rand {:.2}) ",
-            f.deletion, f.random_deletion, f.insertion, f.random_insertion
+            f.deletion_auc, f.random_deletion_auc, f.insertion_auc, f.random_insertion_auc
         )
     } else {
         format!(
             "deletion {:.2} (rand {:.2})  insertion {:.2} (rand {:.2})  ",
-            f.deletion, f.random_deletion, f.insertion, f.random_insertion
+            f.deletion_auc, f.random_deletion_auc, f.insertion_auc, f.random_insertion_auc
         )
     };
     Line::from(vec![
@@ -515,9 +521,9 @@ fn info(app: &App, area: Rect, buf: &mut Buffer) {
         .border_style(Style::new().fg(Color::DarkGray));
     let body = block.inner(area);
     block.render(area, buf);
-    let method = app.method.name();
+    let method = app.overlay.method.name();
     let mut lines: Vec<Line> = Vec::new();
-    if !app.show_saliency {
+    if !app.overlay.show {
         lines.push(Line::from(vec![
             Span::raw("overlay off · method "),
             Span::raw(method).bold(),
@@ -577,7 +583,7 @@ fn info(app: &App, area: Rect, buf: &mut Buffer) {
         x += bar_w;
         let rest = format!(
             " high · {} · shared scale, clipped at p99.5",
-            app.method.unit()
+            app.overlay.method.unit()
         );
         buf.set_stringn(x, y, rest, (body.right() - x) as usize, Style::new().dim());
     }
@@ -586,10 +592,10 @@ fn info(app: &App, area: Rect, buf: &mut Buffer) {
 fn status(app: &App, area: Rect, buf: &mut Buffer) {
     let mut spans = vec![Span::raw(format!(
         " {} photos · {} embedded",
-        app.entries.len(),
-        app.embedded()
+        app.files.entries.len(),
+        app.files.embedded()
     ))];
-    let failed = app.failed();
+    let failed = app.files.failed();
     if failed > 0 {
         spans.push(Span::raw(" · "));
         spans.push(Span::styled(
@@ -709,14 +715,6 @@ fn help(area: Rect, buf: &mut Buffer) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn list_window_keeps_the_cursor_visible() {
-        assert_eq!(list_window(0, 5, 10), (0, 5));
-        assert_eq!(list_window(0, 100, 10), (0, 10));
-        assert_eq!(list_window(50, 100, 10), (45, 55));
-        assert_eq!(list_window(99, 100, 10), (90, 100));
-    }
 
     #[test]
     fn long_names_keep_their_end() {

@@ -1,0 +1,170 @@
+//! The terminal's lifecycle around the TUI: raw mode, alternate screen and mouse clicks on
+//! the way in; the way back out on every exit path ([`TerminalGuard`], the panic hook, the
+//! watchdog); termination signals; and the keyboard as the event loop's [`Input`].
+
+use std::io::Write;
+use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use crossterm::event::{self, DisableMouseCapture, Event as TermEvent};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+use super::event_loop::Input;
+use super::log;
+
+/// The keyboard and mouse of the real terminal.
+pub struct TerminalInput;
+
+impl Input for TerminalInput {
+    fn poll(&mut self, timeout: Duration) -> Result<Option<(TermEvent, Instant)>> {
+        if event::poll(timeout)? {
+            let ev = event::read()?;
+            Ok(Some((ev, Instant::now())))
+        } else {
+            Ok(None)
+        }
+    }
+}
+
+/// Raw mode, alternate screen and mouse capture off again; safe to call more than once.
+pub fn restore_terminal() {
+    let mut out = std::io::stdout();
+    let _ = crossterm::execute!(
+        out,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+    let _ = disable_raw_mode();
+    let _ = out.flush();
+}
+
+/// Restores the terminal when dropped: on return, on error and while unwinding.
+pub struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// The terminal for the TUI: raw mode, the alternate screen, mouse clicks, cursor hidden and
+/// the screen cleared. Hold a [`TerminalGuard`] before calling it, so a step that fails
+/// leaves the terminal as it was.
+///
+/// The `Terminal` is never dropped: ratatui's Drop re-shows the cursor and `eprintln!`s if
+/// that fails, which panics once the terminal has hung up (stderr answers EIO).
+/// [`restore_terminal`] shows the cursor anyway; the leak is two screen buffers at exit.
+pub fn enter() -> Result<ManuallyDrop<Terminal<CrosstermBackend<std::io::Stdout>>>> {
+    enable_raw_mode().context("cannot switch the terminal to raw mode")?;
+    crossterm::execute!(std::io::stdout(), EnterAlternateScreen)?;
+    // Clicks only (X10 + SGR coordinates), not crossterm's any-motion capture: moving the
+    // mouse sends nothing, so no input races a graphics protocol's replies.
+    std::io::stdout().write_all(b"\x1b[?1000h\x1b[?1006h")?;
+    let mut terminal = ManuallyDrop::new(Terminal::new(CrosstermBackend::new(std::io::stdout()))?);
+    terminal.hide_cursor()?;
+    terminal.clear()?;
+    Ok(terminal)
+}
+
+/// Installs the panic hook that restores the terminal before the panic message is printed,
+/// so it stays readable. A panic on the UI thread ends the program: restore the terminal,
+/// then report it. Workers catch their own panics and report them as errors; the hook only
+/// logs theirs, since the UI is still on screen.
+pub fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    let ui_thread = std::thread::current().id();
+    std::panic::set_hook(Box::new(move |info| {
+        log::write(&format!("panic: {info}"));
+        if std::thread::current().id() == ui_thread {
+            restore_terminal();
+            previous(info);
+        }
+    }));
+}
+
+/// SIGTERM, SIGHUP (and SIGINT, if one arrives despite raw mode) raise the returned flag,
+/// which ends the event loop cleanly.
+pub fn catch_signals() -> Result<Arc<AtomicBool>> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let flag = interrupted.clone();
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .context("cannot install the signal handler")?;
+    Ok(interrupted)
+}
+
+/// The log line of an exit because the terminal went away.
+pub const HUNG_UP: &str = "the terminal hung up: exiting";
+
+/// How long the event loop has to stop by itself after SIGTERM or SIGHUP.
+const STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Starts a thread that ends the process when the terminal hangs up (exit 129), or when a
+/// termination signal has not stopped the event loop within [`STOP_GRACE`] (exit 130). The
+/// event loop cannot be relied on for either: crossterm 0.29's reader never returns from `poll`
+/// once the terminal is gone (it re-reads the dead tty forever at 100 % CPU; crossterm issue
+/// #793), so a closed terminal window or a dropped ssh session would leave simtui spinning.
+/// The index loses nothing: each batch is committed in its own transaction.
+pub fn watchdog(interrupted: Arc<AtomicBool>, loop_done: Arc<AtomicBool>) -> Result<()> {
+    std::thread::Builder::new()
+        .name("simtui-watchdog".into())
+        .spawn(move || {
+            let mut signalled: Option<Instant> = None;
+            loop {
+                std::thread::sleep(Duration::from_millis(200));
+                if loop_done.load(Ordering::SeqCst) {
+                    return;
+                }
+                if terminal_hung_up() {
+                    log::write(HUNG_UP);
+                    std::process::exit(129);
+                }
+                if interrupted.load(Ordering::SeqCst) {
+                    let since = *signalled.get_or_insert_with(Instant::now);
+                    if since.elapsed() >= STOP_GRACE {
+                        log::write("signalled, and the event loop did not stop: exiting");
+                        // The UI thread may be stuck in a write to a stalled terminal, holding
+                        // stdout's lock: restore from a thread of its own, wait for it briefly,
+                        // and exit either way.
+                        let (done, restored) = mpsc::channel();
+                        std::thread::spawn(move || {
+                            restore_terminal();
+                            let _ = done.send(());
+                        });
+                        let _ = restored.recv_timeout(Duration::from_millis(500));
+                        std::process::exit(130);
+                    }
+                }
+            }
+        })
+        .context("cannot start the watchdog thread")?;
+    Ok(())
+}
+
+/// Whether the terminal on stdin has hung up: its other end (the terminal window, the ssh
+/// connection, tmux) is gone. Polling reports it without reading anything. Only POLLHUP
+/// counts: macOS answers POLLNVAL for some live terminal devices.
+pub fn terminal_hung_up() -> bool {
+    #[cfg(unix)]
+    {
+        let mut fd = libc::pollfd {
+            fd: 0,
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd for the length given, zero timeout; poll only writes revents.
+        let ready = unsafe { libc::poll(&mut fd, 1, 0) };
+        ready > 0 && fd.revents & libc::POLLHUP != 0
+    }
+    #[cfg(not(unix))]
+    {
+        false
+    }
+}
