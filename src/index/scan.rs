@@ -131,3 +131,29 @@ pub fn scan(root: &Path, opts: ScanOptions) -> Result<Scan> {
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_images_lists_one_folder_sorted_and_names_a_missing_one() {
+        let dir = std::env::temp_dir().join(format!("simtui-list-images-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("nested")).unwrap();
+        for name in ["b.jpg", "A.PNG", "notes.txt", "nested/c.jpg"] {
+            std::fs::write(dir.join(name), b"not decoded here").unwrap();
+        }
+        let names: Vec<String> = list_images(&dir)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["A.PNG", "b.jpg"]);
+
+        let missing = dir.join("gone");
+        let err = format!("{:#}", list_images(&missing).unwrap_err());
+        assert!(err.contains(&*missing.to_string_lossy()), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
