@@ -5,9 +5,6 @@
 //! → `cli` (argument parsing and output).
 
 pub mod bench;
-mod bench_explain;
-mod bench_index;
-mod bench_tui;
 pub mod cli;
 pub mod decode;
 pub mod engine;

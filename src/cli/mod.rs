@@ -10,6 +10,7 @@ macro_rules! note {
     }};
 }
 
+mod bench;
 mod embed;
 mod explain;
 mod index;
@@ -22,11 +23,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::bench::{self, BenchArgs};
 use crate::engine::Embedder;
 use crate::model::Preprocess;
 
 pub use explain::{BaselineArg, ExplainArgs, MethodArg, ReportArgs};
+pub use bench::BenchArgs;
 pub use index::{ExportFormat, FolderArgs};
 pub use tui_args::{ColorsArg, GraphicsArg, TuiArgs};
 
@@ -231,7 +232,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             embed::classify(&Embedder::new(weights, pre)?, &images, top, json)
         }
         Some(Command::Bench(args)) => {
-            bench::run(&Embedder::new(weights, pre)?, &args)?;
+            crate::bench::run(&Embedder::new(weights, pre)?, &args.into())?;
             Ok(ExitCode::SUCCESS)
         }
         None => crate::tui::run(crate::tui::Options {
@@ -295,15 +296,4 @@ pub fn exit_code(failures: usize) -> ExitCode {
 /// Whether two paths name the same file (after resolving links and `..`).
 pub fn same_file(a: &Path, b: &Path) -> bool {
     matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
-}
-
-/// The photos directly inside `dir`, sorted; an error names the folder.
-pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("cannot read folder {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && crate::index::scan::is_image(p))
-        .collect();
-    paths.sort();
-    Ok(paths)
 }

@@ -1,10 +1,11 @@
-//! Finding the photos of a folder: recursive by default, hidden entries skipped, symlinks not
-//! followed unless asked (loops are then detected), unreadable entries reported, not fatal.
+//! Finding the photos of a folder: `scan` walks it (recursive by default, hidden entries
+//! skipped, symlinks not followed unless asked, loops detected, unreadable entries reported,
+//! not fatal); `list_images` lists one folder's photos without a walk.
 
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use walkdir::{DirEntry, WalkDir};
 
 /// Photo formats we decode, by extension (case-insensitive); everything else is ignored.
@@ -46,6 +47,18 @@ pub fn is_image(p: &Path) -> bool {
     p.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))
+}
+
+/// The photos directly inside `dir` (no walk, hidden files included), sorted; an error names
+/// the folder.
+pub fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_image(p))
+        .collect();
+    paths.sort();
+    Ok(paths)
 }
 
 fn is_hidden(e: &DirEntry) -> bool {
@@ -117,4 +130,30 @@ pub fn scan(root: &Path, opts: ScanOptions) -> Result<Scan> {
     }
     out.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_images_lists_one_folder_sorted_and_names_a_missing_one() {
+        let dir = std::env::temp_dir().join(format!("simtui-list-images-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("nested")).unwrap();
+        for name in ["b.jpg", "A.PNG", "notes.txt", "nested/c.jpg"] {
+            std::fs::write(dir.join(name), b"not decoded here").unwrap();
+        }
+        let names: Vec<String> = list_images(&dir)
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["A.PNG", "b.jpg"]);
+
+        let missing = dir.join("gone");
+        let err = format!("{:#}", list_images(&missing).unwrap_err());
+        assert!(err.contains(&*missing.to_string_lossy()), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

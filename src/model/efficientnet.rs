@@ -226,7 +226,6 @@ pub struct EfficientNetLite0 {
     blocks: Vec<MbConv>,
     head: Pointwise,
     fc: Linear,
-    config: Config,
 }
 
 impl EfficientNetLite0 {
@@ -264,7 +263,6 @@ impl EfficientNetLite0 {
             blocks,
             head,
             fc,
-            config,
         })
     }
 
@@ -273,10 +271,6 @@ impl EfficientNetLite0 {
         let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
         Self::new(vb, Config::lite0())
-    }
-
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// `x`: (B, H, W, 3) normalised input, channels last. Returns the last feature map and

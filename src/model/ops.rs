@@ -88,10 +88,6 @@ impl Pointwise {
         x.contiguous()?.apply_op1(self.clone())
     }
 
-    pub fn cin(&self) -> usize {
-        self.cin
-    }
-
     pub fn cout(&self) -> usize {
         self.cout
     }

@@ -1,10 +1,10 @@
 //! The TUI owns the screen, so messages that would go to stderr go to a log file instead.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 
-static LOG: Mutex<Option<(PathBuf, std::fs::File)>> = Mutex::new(None);
+static LOG: Mutex<Option<std::fs::File>> = Mutex::new(None);
 
 /// Appends to `path` from now on (creating its folder).
 pub fn init(path: &Path) -> anyhow::Result<()> {
@@ -16,23 +16,15 @@ pub fn init(path: &Path) -> anyhow::Result<()> {
         .append(true)
         .open(path)
         .map_err(|e| anyhow::anyhow!("cannot open log file {}: {e}", path.display()))?;
-    *LOG.lock().unwrap_or_else(|e| e.into_inner()) = Some((path.to_path_buf(), file));
+    *LOG.lock().unwrap_or_else(|e| e.into_inner()) = Some(file);
     write("simtui started");
     Ok(())
-}
-
-/// The log file, if one is open.
-pub fn path() -> Option<PathBuf> {
-    LOG.lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_ref()
-        .map(|(p, _)| p.clone())
 }
 
 /// One line, with seconds since the epoch. Silently nothing when no log is open (tests).
 pub fn write(msg: &str) {
     let mut g = LOG.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, f)) = g.as_mut() {
+    if let Some(f) = g.as_mut() {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs_f64())

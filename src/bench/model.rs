@@ -1,57 +1,14 @@
-//! `simtui bench`: forward throughput and saliency cost of the candle model, measured beside
-//! the PyTorch reference (tools/bench_torch.py) in the same run when Python + torch are there.
+//! `simtui bench model`: forward throughput and the cost of one forward+backward of the
+//! candle model, beside the PyTorch reference (tools/bench_torch.py) in the same run.
 
-use std::path::PathBuf;
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use candle_core::{Device, Tensor};
-use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::{median_ms, num, peer, time_runs, Options};
 use crate::engine::Embedder;
 use crate::model::INPUT_SIZE;
-
-/// What to measure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Suite {
-    /// Forward throughput and one forward+backward, against tools/bench_torch.py
-    Model,
-    /// Saliency maps and the faithfulness evaluation, against tools/bench_captum.py
-    Explain,
-    /// End-to-end indexing of 200 12-MP and 200 1-MP JPEGs, against tools/bench_pipeline.py
-    Index,
-    /// Top-10 query over 100 000 embeddings, against tools/bench_query.py (numpy)
-    Query,
-    /// Peak memory while indexing 10 000 photos
-    Memory,
-    /// TUI responsiveness: start-up on a cached folder of 10 000 photos, key → frame while indexing
-    Tui,
-}
-
-#[derive(Args, Debug, Clone)]
-pub struct BenchArgs {
-    /// Which benchmark to run
-    #[arg(value_enum, default_value_t = Suite::Model)]
-    pub suite: Suite,
-    /// Batch sizes to time the forward pass at
-    #[arg(long, value_delimiter = ',', default_value = "1,4,8,32")]
-    pub batches: Vec<usize>,
-    /// Seconds to spend on each measured case
-    #[arg(long, default_value_t = 3.0)]
-    pub seconds: f64,
-    /// Python with torch and the reference packages (default: .venv/bin/python, then python3)
-    #[arg(long, value_name = "PYTHON")]
-    pub python: Option<PathBuf>,
-    /// Measure simtui only
-    #[arg(long)]
-    pub no_torch: bool,
-    /// Print the figures as one JSON object
-    #[arg(long)]
-    pub json: bool,
-}
 
 #[derive(Serialize)]
 struct Report {
@@ -81,95 +38,7 @@ fn synthetic_input(batch: usize, seed: usize) -> Result<Tensor> {
     Ok(Tensor::from_vec(v, (batch, s, s, 3), &Device::Cpu)?)
 }
 
-/// Runs `f` repeatedly for about `seconds` (at least `min_runs` times) after one warm-up,
-/// returning each run's duration.
-pub(crate) fn time_runs(
-    seconds: f64,
-    min_runs: usize,
-    mut f: impl FnMut() -> Result<()>,
-) -> Result<Vec<Duration>> {
-    f()?;
-    let budget = Duration::from_secs_f64(seconds);
-    let start = Instant::now();
-    let mut runs = Vec::new();
-    while runs.len() < min_runs || start.elapsed() < budget {
-        let t = Instant::now();
-        f()?;
-        runs.push(t.elapsed());
-    }
-    Ok(runs)
-}
-
-pub(crate) fn median_ms(runs: &mut [Duration]) -> f64 {
-    runs.sort();
-    runs[runs.len() / 2].as_secs_f64() * 1e3
-}
-
-fn find_python(args: &BenchArgs) -> PathBuf {
-    if let Some(p) = &args.python {
-        return p.clone();
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    if venv.exists() {
-        venv
-    } else {
-        PathBuf::from("python3")
-    }
-}
-
-/// Runs a peer benchmark script from tools/ and parses the one JSON object it prints.
-fn run_peer(args: &BenchArgs, script: &str, extra: &[String]) -> Result<Value> {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tools")
-        .join(script);
-    let python = find_python(args);
-    let out = Command::new(&python)
-        .arg(&script)
-        .arg("--json-only")
-        .args(extra)
-        .output()
-        .with_context(|| format!("cannot run {}", python.display()))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let tail: Vec<&str> = err.lines().rev().take(3).collect();
-        anyhow::bail!(
-            "{} {} failed: {}",
-            python.display(),
-            script.display(),
-            tail.join(" | ")
-        );
-    }
-    serde_json::from_slice(&out.stdout)
-        .with_context(|| format!("{} printed no JSON", script.display()))
-}
-
-pub(crate) fn peer(
-    args: &BenchArgs,
-    script: &str,
-    extra: &[String],
-) -> (Option<Value>, Option<String>) {
-    if args.no_torch {
-        return (None, Some("skipped (--no-torch)".to_string()));
-    }
-    eprintln!("running the PyTorch peer (tools/{script}) …");
-    match run_peer(args, script, extra) {
-        Ok(v) => (Some(v), None),
-        Err(e) => (None, Some(format!("{e:#}"))),
-    }
-}
-
-pub fn run(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
-    match args.suite {
-        Suite::Model => run_model(embedder, args),
-        Suite::Explain => crate::bench_explain::run(embedder, args),
-        Suite::Index => crate::bench_index::run_index(embedder, args),
-        Suite::Query => crate::bench_index::run_query(args),
-        Suite::Memory => crate::bench_index::run_memory(embedder, args),
-        Suite::Tui => crate::bench_tui::run(embedder, args),
-    }
-}
-
-fn run_model(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
+pub(super) fn run(embedder: &Embedder, args: &Options) -> Result<()> {
     let threads = rayon::current_num_threads();
     eprintln!(
         "simtui bench: EfficientNet-Lite0, {0}×{0} input, {threads} threads",
@@ -230,10 +99,6 @@ fn run_model(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
         print_table(&report);
     }
     Ok(())
-}
-
-pub(crate) fn num(v: &Value, path: &[&str]) -> Option<f64> {
-    path.iter().try_fold(v, |v, k| v.get(k))?.as_f64()
 }
 
 /// images/s of one memory format at one batch size, from tools/bench_torch.py's JSON.

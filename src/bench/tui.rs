@@ -17,7 +17,7 @@ use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use serde::Serialize;
 
-use crate::bench::BenchArgs;
+use super::Options;
 use crate::engine::Embedder;
 use crate::explain::{Method, Params};
 use crate::index::{scan, Cache, ScanOptions};
@@ -293,8 +293,8 @@ fn keys_while_indexing(dir: &Path, seconds: f64) -> Result<Latency> {
     })
 }
 
-pub fn run(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
-    let dir: PathBuf = crate::bench_index::photo_set_10k()?;
+pub(super) fn run(embedder: &Embedder, args: &Options) -> Result<()> {
+    let dir: PathBuf = super::index::photo_set_10k(args)?;
     let db = dir.with_extension("tui.sqlite");
     cached_db(embedder, &dir, &db)?;
 

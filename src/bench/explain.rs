@@ -1,20 +1,19 @@
 //! `simtui bench explain`: the cost of each saliency map and of the faithfulness evaluation,
 //! beside PyTorch + Captum (tools/bench_captum.py) on the same pair in the same run.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::bench::{median_ms, num, peer, time_runs, BenchArgs};
+use super::{median_ms, num, peer, require, time_runs, Options};
 use crate::decode;
 use crate::engine::Embedder;
 use crate::explain::faithfulness;
 use crate::explain::{Explainer, Method, Params};
 
-/// The pair both sides explain (the same as tools/bench_captum.py's defaults).
-const QUERY: &str = "fixtures/photos/bird_kingfisher_crop.jpg";
-const NEIGHBOUR: &str = "fixtures/photos/bird_kingfisher.jpg";
+/// The pair both sides explain, in the fixture photos (tools/bench_captum.py is given the same
+/// two files).
+const QUERY: &str = "bird_kingfisher_crop.jpg";
+const NEIGHBOUR: &str = "bird_kingfisher.jpg";
 
 struct Case {
     name: &'static str,
@@ -22,26 +21,24 @@ struct Case {
     ms: f64,
 }
 
-pub fn run(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+pub(super) fn run(embedder: &Embedder, args: &Options) -> Result<()> {
+    let query = args.photos.join(QUERY);
+    let neighbour = args.photos.join(NEIGHBOUR);
+    for photo in [&query, &neighbour] {
+        require(photo, "bench photo", "--photos DIR")?;
+    }
     let params = Params {
         smooth_samples: 16,
         ig_steps: 32,
         ..Params::default()
     };
     let ex = Explainer::new(embedder, params);
-    let q = ex.prepare(
-        embedder
-            .preprocess
-            .prepare(&decode::load_rgb(&root.join(QUERY))?),
-    )?;
-    let n = ex.prepare(
-        embedder
-            .preprocess
-            .prepare(&decode::load_rgb(&root.join(NEIGHBOUR))?),
-    )?;
+    let q = ex.prepare(embedder.preprocess.prepare(&decode::load_rgb(&query)?))?;
+    let n = ex.prepare(embedder.preprocess.prepare(&decode::load_rgb(&neighbour)?))?;
     eprintln!(
-        "simtui bench explain: one map of {QUERY} against {NEIGHBOUR}, {} threads",
+        "simtui bench explain: one map of {} against {}, {} threads",
+        query.display(),
+        neighbour.display(),
         rayon::current_num_threads()
     );
 
@@ -98,7 +95,14 @@ pub fn run(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
     let (captum, error) = peer(
         args,
         "bench_captum.py",
-        &["--seconds-per-case".into(), args.seconds.to_string()],
+        &[
+            "--seconds-per-case".into(),
+            args.seconds.to_string(),
+            "--query".into(),
+            query.to_string_lossy().into_owned(),
+            "--neighbour".into(),
+            neighbour.to_string_lossy().into_owned(),
+        ],
     );
     print_table(&cases, captum.as_ref());
     if let Some(e) = error {

@@ -9,36 +9,43 @@ use anyhow::{Context, Result};
 use rayon::prelude::*;
 use serde_json::Value;
 
-use crate::bench::{median_ms, num, peer, time_runs, BenchArgs};
+use super::{median_ms, num, peer, require, time_runs, Options};
 use crate::decode;
 use crate::engine::Embedder;
+use crate::index::scan::list_images;
 use crate::index::{self, Cache, ScanOptions};
 use crate::render::resize_rgb;
 use crate::search::EmbeddingMatrix;
 
-fn bench_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-photos")
-}
-
-/// `count` JPEGs of `width`×`height` in `dir`, made once from the fixture photos by resizing
-/// (upscaling for 12 MP) and re-encoding at quality 90; reused on later runs.
-fn photo_set(dir: &Path, count: usize, width: u32, height: u32) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let sources = crate::cli::list_images(
-        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos"),
-    )?;
+/// `count` JPEGs of `width`×`height` in `dir`, made once from the photos of `sources` by
+/// resizing (upscaling for 12 MP) and re-encoding at quality 90; reused on later runs.
+fn photo_set(
+    sources: &Path,
+    dir: &Path,
+    count: usize,
+    width: u32,
+    height: u32,
+) -> Result<Vec<PathBuf>> {
     let paths: Vec<PathBuf> = (0..count)
         .map(|i| dir.join(format!("photo{i:05}.jpg")))
         .collect();
     let missing: Vec<usize> = (0..count).filter(|&i| !paths[i].exists()).collect();
     if !missing.is_empty() {
+        require(sources, "bench photo folder", "--photos DIR")?;
+        let originals = list_images(sources)?;
+        anyhow::ensure!(
+            !originals.is_empty(),
+            "no photos in {} to make the bench photos from (pass --photos DIR)",
+            sources.display()
+        );
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         eprintln!(
             "making {} test photos of {width}×{height} in {} …",
             missing.len(),
             dir.display()
         );
         missing.par_iter().try_for_each(|&i| -> Result<()> {
-            let src = decode::load_rgb(&sources[i % sources.len()])?;
+            let src = decode::load_rgb(&originals[i % originals.len()])?;
             let img = resize_rgb(&src, width, height);
             let file = std::io::BufWriter::new(std::fs::File::create(&paths[i])?);
             image::codecs::jpeg::JpegEncoder::new_with_quality(file, 90).encode_image(&img)?;
@@ -78,7 +85,7 @@ fn index_fresh(embedder: &Embedder, dir: &Path) -> Result<(usize, f64)> {
     Ok((summary.embedded, secs))
 }
 
-pub fn run_index(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
+pub(super) fn run_index(embedder: &Embedder, args: &Options) -> Result<()> {
     let sets = [
         ("12 MP (4000×3000)", "12mp", 4000, 3000),
         ("1 MP (1155×866)", "1mp", 1155, 866),
@@ -88,8 +95,8 @@ pub fn run_index(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
         "indexing, images/s", "simtui", "Python plain", "Python strong"
     );
     for (label, name, w, h) in sets {
-        let dir = bench_dir().join(name);
-        photo_set(&dir, 200, w, h)?;
+        let dir = args.work_dir.join(name);
+        photo_set(&args.photos, &dir, 200, w, h)?;
         // Warm the page cache so both sides read from memory.
         for p in std::fs::read_dir(&dir)? {
             let _ = std::fs::read(p?.path());
@@ -125,7 +132,7 @@ pub fn run_index(embedder: &Embedder, args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn run_query(args: &BenchArgs) -> Result<()> {
+pub(super) fn run_query(args: &Options) -> Result<()> {
     let (n, dim, k) = (100_000usize, 1280usize, 10usize);
     eprintln!("building {n} × {dim} random embeddings …");
     let embs: Vec<Vec<f32>> = (0..n)
@@ -182,14 +189,14 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 /// The folder of 10 000 photos of 640×480 (made once).
-pub fn photo_set_10k() -> Result<PathBuf> {
-    let dir = bench_dir().join("10k");
-    photo_set(&dir, 10_000, 640, 480)?;
+pub(super) fn photo_set_10k(args: &Options) -> Result<PathBuf> {
+    let dir = args.work_dir.join("10k");
+    photo_set(&args.photos, &dir, 10_000, 640, 480)?;
     Ok(dir)
 }
 
-pub fn run_memory(embedder: &Embedder, _args: &BenchArgs) -> Result<()> {
-    let dir = photo_set_10k()?;
+pub(super) fn run_memory(embedder: &Embedder, args: &Options) -> Result<()> {
+    let dir = photo_set_10k(args)?;
     let before = peak_rss_mb();
     let (n, secs) = index_fresh(embedder, &dir)?;
     let after = peak_rss_mb();
