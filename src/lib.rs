@@ -16,6 +16,7 @@ pub mod index;
 pub mod model;
 pub mod render;
 pub mod search;
+pub mod space;
 pub mod tui;
 
 /// The message of a caught panic (or of a C library's unwind), for an error report.
