@@ -348,6 +348,38 @@ impl EfficientNetLite0 {
         Ok(h)
     }
 
+    /// How many MBConv blocks run before the network's last stride-16 stage ends (the 14×14
+    /// map at 224): the split point of [`Self::blocks_forward_until`].
+    pub fn blocks_at_stride_16(&self) -> usize {
+        let (mut stride, mut blocks, mut at16) = (2, 0, 0);
+        for st in &self.config.stages {
+            stride *= st.stride;
+            blocks += st.repeats;
+            if stride == 16 {
+                at16 = blocks;
+            }
+        }
+        at16
+    }
+
+    /// Stem and the first `n` MBConv blocks.
+    pub fn blocks_forward_until(&self, x: &Tensor, n: usize) -> Result<Tensor> {
+        let mut h = self.stem.forward(x)?;
+        for block in &self.blocks[..n] {
+            h = block.forward(&h)?;
+        }
+        Ok(h)
+    }
+
+    /// The MBConv blocks from the `n`-th on, continuing [`Self::blocks_forward_until`].
+    pub fn blocks_forward_from(&self, h: &Tensor, n: usize) -> Result<Tensor> {
+        let mut h = h.clone();
+        for block in &self.blocks[n..] {
+            h = block.forward(&h)?;
+        }
+        Ok(h)
+    }
+
     /// Head 1×1 convolution + ReLU6 and global pooling, from [`Self::blocks_forward`]'s output.
     pub fn head_forward(&self, h: &Tensor) -> Result<Forward> {
         let feature_map = self.head.forward(h)?;

@@ -75,7 +75,10 @@ pub fn rgb224(p: &Path) -> RgbImage {
 
 /// The centre 144×144 of a 224 image (where the subject usually is) shrunk to the square.
 fn cut(src: &RgbImage) -> RgbImage {
-    resize_square(&image::imageops::crop_imm(src, 40, 40, 144, 144).to_image(), SIDE)
+    resize_square(
+        &image::imageops::crop_imm(src, 40, 40, 144, 144).to_image(),
+        SIDE,
+    )
 }
 
 fn paste(into: &mut RgbImage, patch: &RgbImage, at: Square) {
