@@ -61,7 +61,7 @@ pub fn half(all: &[PathBuf], which: Half) -> Vec<PathBuf> {
     let mut seen: std::collections::HashMap<String, usize> = Default::default();
     for p in all {
         let k = seen.entry(class_of(p)).or_default();
-        if (*k % 2 == 0) == (which == Half::Tune) {
+        if k.is_multiple_of(2) == (which == Half::Tune) {
             out.push(p.clone());
         }
         *k += 1;
@@ -129,7 +129,7 @@ fn two_squares(i: usize) -> (Square, Square) {
         x: S - 8 - SIDE,
         y: (k * 53 + 40) % (S - SIDE),
     };
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         (left, right)
     } else {
         (right, left)
