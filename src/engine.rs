@@ -20,6 +20,9 @@ pub struct Embedder {
     /// Identifies the numbers this embedder produces: sha256 of the weights, preprocessing
     /// version and options. Cached embeddings with another id are recomputed.
     pub model_id: String,
+    /// The checkpoint's prior mean pooled feature (head batch-norm, see
+    /// [`model::stats::head_relu6_prior_mean`]): μ of the centred space.
+    pub prior_mean: Vec<f32>,
 }
 
 /// One input's outcome: its embedding, or why it failed.
@@ -31,18 +34,20 @@ pub struct Embedded {
 impl Embedder {
     /// The network with the weights compiled into the binary, or those at `weights`.
     pub fn new(weights: Option<&Path>, preprocess: Preprocess) -> Result<Self> {
-        let (model, bytes_id) = match weights {
+        let (model, bytes_id, prior_mean) = match weights {
             Some(p) => {
                 let bytes = std::fs::read(p)
                     .with_context(|| format!("cannot read weights {}", p.display()))?;
                 let m = EfficientNetLite0::from_safetensors_bytes(&bytes).with_context(|| {
                     format!("{} is not an EfficientNet-Lite0 checkpoint", p.display())
                 })?;
-                (m, model::sha256_hex(&bytes))
+                let prior = model::stats::head_relu6_prior_mean(&bytes)?;
+                (m, model::sha256_hex(&bytes), prior)
             }
             None => (
                 model::bundled().context("bundled weights failed to load")?,
                 model::bundled_weights_sha256().to_string(),
+                model::stats::head_relu6_prior_mean(model::BUNDLED_WEIGHTS)?,
             ),
         };
         let model_id = model_id(&bytes_id, preprocess);
@@ -50,7 +55,32 @@ impl Embedder {
             model,
             preprocess,
             model_id,
+            prior_mean,
         })
+    }
+
+    /// The bundled checkpoint with each weight tensor's values permuted (fixed `seed`): the
+    /// model-randomisation check's network. Its prior mean comes from the permuted batch-norm.
+    pub fn with_permuted_weights(seed: u64, preprocess: Preprocess) -> Result<Self> {
+        let tensors = model::stats::permuted_tensors(model::BUNDLED_WEIGHTS, seed)?;
+        let prior_mean = model::stats::head_relu6_prior_mean_of(&tensors)?;
+        Ok(Self {
+            model: model::stats::model_from_tensors(tensors)?,
+            preprocess,
+            model_id: format!("permuted-{seed}"),
+            prior_mean,
+        })
+    }
+
+    /// The similarity space `similarity` for this embedder's checkpoint.
+    pub fn space(&self, similarity: crate::space::Similarity) -> crate::space::Space {
+        match similarity {
+            crate::space::Similarity::Plain => crate::space::Space::plain(),
+            crate::space::Similarity::Centred => crate::space::Space::centred_on(
+                self.prior_mean.clone(),
+                crate::space::CENTRED_VERSION,
+            ),
+        }
     }
 
     pub fn model_id(&self) -> &str {

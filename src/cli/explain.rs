@@ -23,6 +23,8 @@ use crate::search::EmbeddingMatrix;
 /// `--method`: the saliency methods as the command line spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MethodArg {
+    /// The exact cell split refined to 14×14 by gradient × activation (still sums to the score)
+    RefinedDecomposition,
     /// Exact split of the similarity into the 7×7 cells of the last feature map (no backward pass)
     Decomposition,
     /// |∂T/∂x|, the largest over the colour channels
@@ -40,6 +42,7 @@ pub enum MethodArg {
 impl From<MethodArg> for Method {
     fn from(m: MethodArg) -> Method {
         match m {
+            MethodArg::RefinedDecomposition => Method::RefinedDecomposition,
             MethodArg::Decomposition => Method::Decomposition,
             MethodArg::Gradient => Method::Gradient,
             MethodArg::GradXInput => Method::GradXInput,
@@ -53,6 +56,7 @@ impl From<MethodArg> for Method {
 impl From<Method> for MethodArg {
     fn from(m: Method) -> MethodArg {
         match m {
+            Method::RefinedDecomposition => MethodArg::RefinedDecomposition,
             Method::Decomposition => MethodArg::Decomposition,
             Method::Gradient => MethodArg::Gradient,
             Method::GradXInput => MethodArg::GradXInput,

@@ -1,4 +1,5 @@
-//! How far can a map be trusted? Deletion and insertion curves on the cosine score.
+//! How far can a map be trusted? Deletion and insertion curves on the similarity score (the
+//! same space's score as the map explains: see the `_in` functions).
 //!
 //! The 784 patches of 8×8 pixels are ranked by the map; in 50 steps they are replaced by a
 //! blurred copy of the image (deletion) or, starting from the blurred image, put back
@@ -16,6 +17,7 @@ use super::SaliencyMap;
 use crate::engine::{cosine, Embedder};
 use crate::model::kernels::{self, Changed};
 use crate::model::{EfficientNetLite0, Retained, INPUT_SIZE};
+use crate::space::Space;
 
 /// Side of the square patches that are deleted or inserted together.
 pub const PATCH: usize = 8;
@@ -179,7 +181,7 @@ impl Curve<'_> {
     /// The scores of the inner points (steps 1 to STEPS − 1) against `other`. Each step re-runs
     /// the network only where its patches reach (see [`Retained`]); the images are never all
     /// held at once.
-    fn inner_scores(&self, model: &EfficientNetLite0, other: &[f32]) -> Result<Vec<f32>> {
+    fn inner_scores(&self, model: &EfficientNetLite0, scorer: &Scorer) -> Result<Vec<f32>> {
         let s = INPUT_SIZE as usize;
         let mut pass = self.pass.clone();
         let mut current = self.start.to_vec();
@@ -190,9 +192,28 @@ impl Curve<'_> {
                 copy_patch(&mut current, self.fill, p, &mut changed);
             }
             model.rerun(&mut pass, &current, &changed)?;
-            scores.push(cosine(&pass.embedding(model), other));
+            scores.push(scorer.score(&pass.embedding(model)));
         }
         Ok(scores)
+    }
+}
+
+/// The score against a fixed other image in one space.
+struct Scorer<'a> {
+    space: &'a Space,
+    other: Vec<f32>,
+}
+
+impl<'a> Scorer<'a> {
+    fn new(space: &'a Space, other_raw: &[f32]) -> Self {
+        Self {
+            space,
+            other: space.transform(other_raw),
+        }
+    }
+
+    fn score(&self, raw: &[f32]) -> f32 {
+        cosine(&self.space.transform(raw), &self.other)
     }
 }
 
@@ -214,7 +235,7 @@ fn curve_pairs(
     input: &[f32],
     blur: &[f32],
     orders: &[&[usize]],
-    other: &[f32],
+    scorer: &Scorer,
 ) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
     let model = &embedder.model;
     let s = INPUT_SIZE as usize;
@@ -224,8 +245,8 @@ fn curve_pairs(
     );
     let (at_input, at_blur) = (at_input?, at_blur?);
     let (score_input, score_blur) = (
-        cosine(&at_input.embedding(model), other),
-        cosine(&at_blur.embedding(model), other),
+        scorer.score(&at_input.embedding(model)),
+        scorer.score(&at_blur.embedding(model)),
     );
     let curves: Vec<Curve> = orders
         .iter()
@@ -248,7 +269,7 @@ fn curve_pairs(
         .collect();
     let inner = curves
         .par_iter()
-        .map(|curve| one_of(curves.len(), || curve.inner_scores(model, other)))
+        .map(|curve| one_of(curves.len(), || curve.inner_scores(model, scorer)))
         .collect::<Result<Vec<_>>>()?;
     Ok(inner
         .chunks_exact(2)
@@ -267,22 +288,50 @@ pub fn normalised_auc(curve: &[f32], reference: f32) -> f32 {
     inner / n as f32 / reference
 }
 
-/// The deletion and insertion curves of `map` (no random yardstick).
+/// The deletion and insertion curves of `map` on the plain cosine (no random yardstick).
 pub fn curves(
     embedder: &Embedder,
     input: &[f32],
     other: &[f32],
     map: &SaliencyMap,
 ) -> Result<(Vec<f32>, Vec<f32>)> {
+    curves_in(embedder, &Space::plain(), input, other, map)
+}
+
+/// The deletion and insertion curves of `map` on the score in `space`.
+pub fn curves_in(
+    embedder: &Embedder,
+    space: &Space,
+    input: &[f32],
+    other: &[f32],
+    map: &SaliencyMap,
+) -> Result<(Vec<f32>, Vec<f32>)> {
     let blur = blurred(input);
     let order = patch_order(map);
-    let mut pairs = curve_pairs(embedder, input, &blur, &[&order], other)?;
+    let scorer = Scorer::new(space, other);
+    let mut pairs = curve_pairs(embedder, input, &blur, &[&order], &scorer)?;
     Ok(pairs.remove(0))
 }
 
-/// Deletion and insertion AUCs of `map` over `input`, scored against `other` (an embedding).
+/// Deletion and insertion AUCs of `map` over `input`, on the plain cosine to `other` (an
+/// embedding).
 pub fn evaluate(
     embedder: &Embedder,
+    input: &[f32],
+    other: &[f32],
+    map: &SaliencyMap,
+    seed: u64,
+) -> Result<Faithfulness> {
+    evaluate_in(embedder, &Space::plain(), input, other, map, seed)
+}
+
+/// Deletion and insertion AUCs of `map` over `input`, on the score in `space` to `other` (a
+/// raw embedding). The AUCs are divided by the unperturbed score, so they compare orders of
+/// one pair; the curves end at the blurred image's score, which in the centred space can be
+/// below 0.
+pub fn evaluate_in(
+    embedder: &Embedder,
+    space: &Space,
     input: &[f32],
     other: &[f32],
     map: &SaliencyMap,
@@ -291,7 +340,8 @@ pub fn evaluate(
     let blur = blurred(input);
     let order = patch_order(map);
     let random = random_order(seed);
-    let mut pairs = curve_pairs(embedder, input, &blur, &[&order, &random], other)?;
+    let scorer = Scorer::new(space, other);
+    let mut pairs = curve_pairs(embedder, input, &blur, &[&order, &random], &scorer)?;
     let (rdel, rins) = pairs.pop().expect("two orders");
     let (deletion, insertion) = pairs.pop().expect("two orders");
     let s0 = deletion[0];

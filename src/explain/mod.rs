@@ -1,15 +1,18 @@
 //! Why do two images look alike? Saliency maps of the similarity score over each image.
 //!
-//! Every method explains the target T(x) = ⟨f(x), n̂⟩ / c for one image x with the other image
-//! fixed: n̂ is the other image's unit embedding and c = ‖f(x₀)‖ the norm at the unperturbed
-//! image, a constant. At x₀, T is exactly the cosine score; holding the norm constant keeps
-//! gradients alive for near-duplicates (the raw cosine's gradient fades as the score nears 1)
-//! and makes T linear in f, so integrated gradients are complete.
-//! Maps are oriented so that larger means "more of the similarity comes from here".
+//! Every method explains the target T(x) = ⟨f(x) − μ, n̂⟩ / c for one image x with the other
+//! image fixed, in the explainer's similarity [`Space`]: μ is the space's mean (0 in the plain
+//! space), n̂ the other image's unit vector in the space and c = ‖f(x₀) − μ‖ at the unperturbed
+//! image, a constant. At x₀, T is exactly the score; holding the norm constant keeps gradients
+//! alive for near-duplicates (the raw cosine's gradient fades as the score nears 1) and makes T
+//! linear in f, so integrated gradients are complete.
+//! Maps are oriented so that larger means "more of the similarity comes from here"; the centred
+//! decomposition is signed (negative cells argue against the pair).
 
 pub mod faithfulness;
 mod noise;
 pub mod pair;
+mod refined;
 
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor, Var};
@@ -18,6 +21,7 @@ use serde::Serialize;
 
 use crate::engine::Embedder;
 use crate::model::{EMBEDDING_DIM, INPUT_SIZE};
+use crate::space::Space;
 
 /// How the map is computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -35,16 +39,19 @@ pub enum Method {
     IntegratedGradients,
     /// Grad-CAM on T at the input of the head convolution (7×7×320)
     Gradcam,
+    /// The exact decomposition with each cell split over the 14×14 stage by gradient × activation
+    RefinedDecomposition,
 }
 
 impl Method {
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Method::Decomposition,
         Method::Gradient,
         Method::GradXInput,
         Method::Smoothgrad,
         Method::IntegratedGradients,
         Method::Gradcam,
+        Method::RefinedDecomposition,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +62,7 @@ impl Method {
             Method::Smoothgrad => "smoothgrad",
             Method::IntegratedGradients => "integrated-gradients",
             Method::Gradcam => "gradcam",
+            Method::RefinedDecomposition => "refined-decomposition",
         }
     }
 
@@ -67,6 +75,7 @@ impl Method {
             Method::Smoothgrad => "mean |∂T/∂x| per pixel",
             Method::IntegratedGradients => "attribution to T per pixel",
             Method::Gradcam => "Grad-CAM activation per cell",
+            Method::RefinedDecomposition => "score contribution per 16-px cell",
         }
     }
 
@@ -78,7 +87,7 @@ impl Method {
 }
 
 /// The method used when none is asked for (chosen by measurement, see README).
-pub const DEFAULT_METHOD: Method = Method::IntegratedGradients;
+pub const DEFAULT_METHOD: Method = Method::RefinedDecomposition;
 
 /// Where integrated gradients start from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -209,10 +218,11 @@ pub struct PairExplanation {
     pub b: SaliencyMap,
 }
 
-/// T(x) = f(x)·n̂ / c for a fixed other image.
+/// T(x) = (f(x)·n̂ − offset) / c for a fixed other image, with offset = μ·n̂ (0 when plain).
 struct Target {
     n_hat: Tensor,
     c: f64,
+    offset: f64,
 }
 
 fn norm(v: &[f32]) -> f64 {
@@ -228,11 +238,28 @@ const GRAD_BATCH: usize = 16;
 pub struct Explainer<'a> {
     pub embedder: &'a Embedder,
     pub params: Params,
+    /// The score the maps explain (plain unless set with [`Explainer::in_space`]).
+    pub space: Space,
 }
 
 impl<'a> Explainer<'a> {
+    /// An explainer of the plain cosine (the seed's score).
     pub fn new(embedder: &'a Embedder, params: Params) -> Self {
-        Self { embedder, params }
+        Self::in_space(embedder, params, Space::plain())
+    }
+
+    /// An explainer of the score in `space` (e.g. the centred one).
+    pub fn in_space(embedder: &'a Embedder, params: Params, space: Space) -> Self {
+        Self {
+            embedder,
+            params,
+            space,
+        }
+    }
+
+    /// The score of two raw embeddings in this explainer's space.
+    pub fn score(&self, a: &[f32], b: &[f32]) -> f32 {
+        self.space.score(a, b)
     }
 
     /// Decodes nothing: embeds an already prepared input.
@@ -251,7 +278,7 @@ impl<'a> Explainer<'a> {
     ) -> Result<PairExplanation> {
         Ok(PairExplanation {
             method,
-            score: crate::engine::cosine(&a.embedding, &b.embedding),
+            score: self.score(&a.embedding, &b.embedding),
             a: self.map(method, a, &b.embedding)?,
             b: self.map(method, b, &a.embedding)?,
         })
@@ -264,15 +291,26 @@ impl<'a> Explainer<'a> {
                 other.len()
             );
         }
-        let n = norm(other);
-        let c = norm(&query.embedding);
+        let other = self.space.transform(other);
+        let n = norm(&other);
+        let c = norm(&self.space.transform(&query.embedding));
         if n == 0.0 || c == 0.0 {
-            anyhow::bail!("an embedding is all zeros: nothing to explain");
+            anyhow::bail!(
+                "an embedding is all zeros in the {} space: nothing to explain",
+                self.space.version()
+            );
         }
         let n_hat: Vec<f32> = other.iter().map(|&v| (v as f64 / n) as f32).collect();
+        let offset = self.space.mean().map_or(0.0, |mu| {
+            mu.iter()
+                .zip(&n_hat)
+                .map(|(m, v)| *m as f64 * *v as f64)
+                .sum()
+        });
         Ok(Target {
             n_hat: Tensor::from_vec(n_hat, (EMBEDDING_DIM, 1), &Device::Cpu)?,
             c,
+            offset,
         })
     }
 
@@ -292,6 +330,9 @@ impl<'a> Explainer<'a> {
             Method::Smoothgrad => self.smoothgrad(query, &target),
             Method::IntegratedGradients => Ok(self.integrated_gradients(query, &target)?.0),
             Method::Gradcam => self.gradcam(query, &target),
+            Method::RefinedDecomposition => {
+                refined::refined_decomposition(&self.embedder.model, &query.input, &target)
+            }
         }
     }
 
@@ -327,9 +368,11 @@ impl<'a> Explainer<'a> {
         for chunk in inputs.chunks(GRAD_BATCH) {
             let f = self.embedder.embed_prepared(chunk)?;
             out.extend(
-                (f.matmul(&target.n_hat)? / target.c)?
+                f.matmul(&target.n_hat)?
                     .flatten_all()?
-                    .to_vec1::<f32>()?,
+                    .to_vec1::<f32>()?
+                    .into_iter()
+                    .map(|t| ((t as f64 - target.offset) / target.c) as f32),
             );
         }
         Ok(out)
@@ -464,16 +507,23 @@ impl<'a> Explainer<'a> {
     }
 }
 
-/// S(i,j) = ⟨A(i,j), n̂⟩ / (HW·‖f‖): the pooled embedding is the mean of the cells, so the
-/// contributions add up to the cosine exactly.
+/// S(i,j) = ⟨A(i,j) − μ, n̂⟩ / (HW·‖f − μ‖): the pooled embedding is the mean of the cells,
+/// so the contributions add up to the score exactly (signed when centred).
 fn decompose(feature_map: &Tensor, target: &Target) -> Result<SaliencyMap> {
     let (_, h, w, c) = feature_map.dims4()?;
     let cells = feature_map.reshape((h * w, c))?;
-    let s = (cells.matmul(&target.n_hat)? / (target.c * (h * w) as f64))?;
+    let scale = target.c * (h * w) as f64;
+    let values = cells
+        .matmul(&target.n_hat)?
+        .flatten_all()?
+        .to_vec1::<f32>()?
+        .into_iter()
+        .map(|v| ((v as f64 - target.offset) / scale) as f32)
+        .collect();
     Ok(SaliencyMap {
         width: w,
         height: h,
-        values: s.flatten_all()?.to_vec1::<f32>()?,
+        values,
     })
 }
 

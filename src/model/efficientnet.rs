@@ -226,6 +226,8 @@ pub struct EfficientNetLite0 {
     blocks: Vec<MbConv>,
     head: Pointwise,
     fc: Linear,
+    /// The stage layout the blocks were built from (where the stride-16 stage ends).
+    config: Config,
 }
 
 impl EfficientNetLite0 {
@@ -263,6 +265,7 @@ impl EfficientNetLite0 {
             blocks,
             head,
             fc,
+            config,
         })
     }
 
@@ -337,6 +340,38 @@ impl EfficientNetLite0 {
     pub fn blocks_forward(&self, x: &Tensor) -> Result<Tensor> {
         let mut h = self.stem.forward(x)?;
         for block in &self.blocks {
+            h = block.forward(&h)?;
+        }
+        Ok(h)
+    }
+
+    /// How many MBConv blocks run before the network's last stride-16 stage ends (the 14×14
+    /// map at 224): the split point of [`Self::blocks_forward_until`].
+    pub fn blocks_at_stride_16(&self) -> usize {
+        let (mut stride, mut blocks, mut at16) = (2, 0, 0);
+        for st in &self.config.stages {
+            stride *= st.stride;
+            blocks += st.repeats;
+            if stride == 16 {
+                at16 = blocks;
+            }
+        }
+        at16
+    }
+
+    /// Stem and the first `n` MBConv blocks.
+    pub fn blocks_forward_until(&self, x: &Tensor, n: usize) -> Result<Tensor> {
+        let mut h = self.stem.forward(x)?;
+        for block in &self.blocks[..n] {
+            h = block.forward(&h)?;
+        }
+        Ok(h)
+    }
+
+    /// The MBConv blocks from the `n`-th on, continuing [`Self::blocks_forward_until`].
+    pub fn blocks_forward_from(&self, h: &Tensor, n: usize) -> Result<Tensor> {
+        let mut h = h.clone();
+        for block in &self.blocks[n..] {
             h = block.forward(&h)?;
         }
         Ok(h)

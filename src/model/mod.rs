@@ -5,6 +5,7 @@ pub mod efficientnet;
 pub mod kernels;
 pub mod ops;
 pub mod preprocess;
+pub mod stats;
 
 pub use efficientnet::{global_average, Config, EfficientNetLite0, Forward, Retained};
 pub use preprocess::{Preprocess, INPUT_SIZE, PREPROCESS_VERSION};
