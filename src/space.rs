@@ -76,6 +76,21 @@ impl Space {
         })
     }
 
+    /// The space `similarity` for the checkpoint the model loads: `weights`, or the bundled
+    /// one. Reads only the head batch-norm, so a viewer can rank before the model is loaded.
+    pub fn for_weights(similarity: Similarity, weights: Option<&std::path::Path>) -> Result<Self> {
+        match (similarity, weights) {
+            (Similarity::Plain, _) => Ok(Self::plain()),
+            (_, None) => Self::bundled(similarity),
+            (_, Some(p)) => {
+                let bytes = std::fs::read(p)
+                    .with_context(|| format!("cannot read weights {}", p.display()))?;
+                Self::for_checkpoint(similarity, &bytes)
+                    .with_context(|| format!("weights {}", p.display()))
+            }
+        }
+    }
+
     /// The space `similarity` for the bundled checkpoint.
     pub fn bundled(similarity: Similarity) -> Result<Self> {
         Self::for_checkpoint(similarity, crate::model::BUNDLED_WEIGHTS)

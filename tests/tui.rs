@@ -14,6 +14,7 @@ use ratatui::Terminal;
 use simtui::explain::{Method, SaliencyMap};
 use simtui::index::{Event, Listed, ListedState};
 use simtui::render::{overlay, Scale};
+use simtui::space::Space;
 use simtui::tui::action::{Action, Command, Faith, Msg, PairMaps};
 use simtui::tui::app::{App, Config, FileState, Focus, Slot};
 use simtui::tui::blocks::ColorMode;
@@ -60,6 +61,8 @@ fn app() -> App {
         root: PathBuf::from("/photos"),
         k: 3,
         method: Method::Gradcam,
+        // Plain, so the synthetic embeddings' cosines are the scores the snapshots show.
+        space: Space::plain(),
         export_dir: PathBuf::from("/exports"),
     });
     app.update(Action::Worker(Msg::ModelReady));
@@ -726,6 +729,7 @@ fn too_small_terminal_shows_a_message_and_empty_folder_says_so() {
         root: PathBuf::from("/empty"),
         k: 10,
         method: Method::Gradcam,
+        space: Space::plain(),
         export_dir: PathBuf::from("."),
     });
     let t = render(&mut empty, 80, 24);

@@ -118,6 +118,7 @@ fn config(dir: &Path, db: &Path) -> WorkerConfig {
         weights: None,
         preprocess: Default::default(),
         params: Params::default(),
+        space: centred(),
         export_dir: std::env::temp_dir(),
     }
 }
@@ -127,8 +128,15 @@ fn new_app(dir: &Path) -> App {
         root: dir.to_path_buf(),
         k: 10,
         method: Method::Gradcam,
+        space: centred(),
         export_dir: std::env::temp_dir(),
     })
+}
+
+/// The space `simtui DIR` ranks by.
+fn centred() -> crate::space::Space {
+    crate::space::Space::bundled(crate::space::Similarity::Centred)
+        .expect("the bundled weights hold the head batch-norm")
 }
 
 /// The TUI's event loop as `simtui DIR` runs it (no graphics protocol, true colour), with

@@ -19,6 +19,7 @@ use crate::explain::{Baseline, Explainer, Method, Params, SaliencyMap, DEFAULT_M
 use crate::render::figure::{self, Panel, ReportRow};
 use crate::render::{raw_map, Scale};
 use crate::search::EmbeddingMatrix;
+use crate::space::Space;
 
 /// `--method`: the saliency methods as the command line spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -206,6 +207,8 @@ struct Side {
 #[derive(Serialize)]
 struct ExplainOutput {
     score: f32,
+    /// Which score: "centred-v1" or "plain".
+    space: String,
     method: Method,
     a: Side,
     b: Side,
@@ -224,9 +227,9 @@ where
         .with_context(|| format!("cannot write {}", human(path)))
 }
 
-pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
+pub fn explain(embedder: &Embedder, space: Space, args: &ExplainArgs) -> Result<ExitCode> {
     let method = args.method.method();
-    let service = PairService::new(Explainer::new(embedder, args.method.params()));
+    let service = PairService::new(Explainer::in_space(embedder, args.method.params(), space));
     let raw_paths: Vec<PathBuf> = match &args.raw_out {
         Some(prefix) => ["a", "b"]
             .iter()
@@ -282,6 +285,7 @@ pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
     let map_ms = maps.millis;
     let out = ExplainOutput {
         score: pair.score,
+        space: service.explainer.space.version().to_string(),
         method,
         a: side(&a, &pair.a, scores.map(|s| s[0])),
         b: side(&b, &pair.b, scores.map(|s| s[1])),
@@ -294,9 +298,10 @@ pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
     } else {
         writeln!(
             stdout,
-            "{} ↔ {}: cosine {:.4}, method {} ({map_ms:.0} ms)",
+            "{} ↔ {}: {} similarity {:.4}, method {} ({map_ms:.0} ms)",
             crate::text::sanitize(&an),
             crate::text::sanitize(&bn),
+            service.explainer.space.similarity().name(),
             out.score,
             method.name()
         )?;
@@ -324,9 +329,13 @@ pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn report(embedder: &Embedder, args: &ReportArgs) -> Result<ExitCode> {
+pub fn report(embedder: &Embedder, space: Space, args: &ReportArgs) -> Result<ExitCode> {
     let method = args.method.method();
-    let service = PairService::new(Explainer::new(embedder, args.method.params()));
+    let service = PairService::new(Explainer::in_space(
+        embedder,
+        args.method.params(),
+        space.clone(),
+    ));
     let query = service.load(&args.image)?;
     // The neighbours come from the folder's cached index, as for `similar`; only the k
     // photos shown are decoded again, at full resolution, for their maps.
@@ -339,7 +348,7 @@ pub fn report(embedder: &Embedder, args: &ReportArgs) -> Result<ExitCode> {
         .chain([args.image.as_path()])
         .collect();
     output::check_output(&args.output, args.force, photos.iter().copied())?;
-    let matrix = EmbeddingMatrix::new(full, &indexed.embeddings);
+    let matrix = EmbeddingMatrix::in_space(full, &indexed.embeddings, space);
     let mut neighbours = Vec::new();
     for (i, score) in matrix.top_k(&query.prepared.embedding, args.k, exclude) {
         let n = service.load(&matrix.paths[i])?;

@@ -16,6 +16,7 @@ use super::{note_skipped, same_file};
 use crate::engine::Embedder;
 use crate::index::{self, Cache, Event, Indexed, ScanOptions, Summary};
 use crate::search::EmbeddingMatrix;
+use crate::space::Space;
 
 #[derive(Args, Debug, Clone)]
 pub struct FolderArgs {
@@ -173,6 +174,7 @@ struct Hit {
 
 pub fn similar(
     embedder: &Embedder,
+    space: &Space,
     image: &Path,
     dir: &Path,
     k: usize,
@@ -183,7 +185,7 @@ pub fn similar(
     let q = index::query::embed_like_index(embedder, image)?;
     let full: Vec<PathBuf> = indexed.paths.iter().map(|p| indexed.root.join(p)).collect();
     let exclude = full.iter().position(|p| same_file(p, image));
-    let matrix = EmbeddingMatrix::new(full, &indexed.embeddings);
+    let matrix = EmbeddingMatrix::in_space(full, &indexed.embeddings, space.clone());
     let ranked = matrix.top_k(&q, k.min(matrix.len()), exclude);
     let mut out = std::io::stdout().lock();
     if json {
@@ -213,6 +215,7 @@ struct DupGroup {
 
 pub fn dups(
     embedder: &Embedder,
+    space: &Space,
     dir: &Path,
     threshold: f32,
     args: &FolderArgs,
@@ -220,7 +223,7 @@ pub fn dups(
 ) -> Result<ExitCode> {
     let (summary, indexed) = index_folder(embedder, dir, args, json)?;
     let full: Vec<PathBuf> = indexed.paths.iter().map(|p| indexed.root.join(p)).collect();
-    let matrix = EmbeddingMatrix::new(full, &indexed.embeddings);
+    let matrix = EmbeddingMatrix::in_space(full, &indexed.embeddings, space.clone());
     let groups = matrix.duplicate_groups(threshold);
     let mut out = std::io::stdout().lock();
     if json {
@@ -239,7 +242,11 @@ pub fn dups(
             .collect();
         writeln!(out, "{}", serde_json::to_string_pretty(&groups)?)?;
     } else if groups.is_empty() {
-        writeln!(out, "no near-duplicates at cosine ≥ {threshold}")?;
+        writeln!(
+            out,
+            "no near-duplicates at {} similarity ≥ {threshold}",
+            space.similarity().name()
+        )?;
     } else {
         for (i, g) in groups.iter().enumerate() {
             writeln!(out, "group {} ({} images)", i + 1, g.members.len())?;
@@ -249,6 +256,15 @@ pub fn dups(
         }
     }
     Ok(folder_exit(&summary, dir))
+}
+
+/// `export --space`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportSpace {
+    /// The raw 1280-d pooled features, as the index stores them
+    Raw,
+    /// Unit vectors of the centred space (φ − μ normalised): inner product = centred score
+    Centred,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -284,6 +300,7 @@ pub fn write_npy(
 
 pub fn export(
     embedder: &Embedder,
+    vectors: Option<&Space>,
     dir: &Path,
     format: ExportFormat,
     out_path: &Path,
@@ -300,6 +317,12 @@ pub fn export(
     let photos: Vec<&Path> = full.iter().map(PathBuf::as_path).collect();
     output::check_outputs(&outputs, force, &photos)?;
     let paths: Vec<JsonPath> = full.iter().map(|p| JsonPath::new(p)).collect();
+    // Which numbers are written: "raw" or the centred space's version.
+    let space_name = vectors.map_or("raw", Space::version);
+    let rows: Vec<Vec<f32>> = match vectors {
+        None => indexed.embeddings.clone(),
+        Some(s) => indexed.embeddings.iter().map(|e| s.unit(e)).collect(),
+    };
     let file = std::fs::File::create(out_path)
         .with_context(|| format!("cannot write {}", human(out_path)))?;
     let mut w = std::io::BufWriter::new(file);
@@ -317,12 +340,7 @@ pub fn export(
                     human(p)
                 );
             }
-            write_npy(
-                &mut w,
-                indexed.embeddings.len(),
-                cols,
-                indexed.embeddings.iter().flatten().copied(),
-            )?;
+            write_npy(&mut w, rows.len(), cols, rows.iter().flatten().copied())?;
             // A list of path strings, as before; names that are not UTF-8 are written as
             // objects {"path", "path_bytes"} so that a script can still find them.
             let listed: Vec<serde_json::Value> = paths
@@ -335,7 +353,7 @@ pub fn export(
             std::fs::write(&side, serde_json::to_string_pretty(&listed)?)
                 .with_context(|| format!("cannot write {}", human(&side)))?;
             note!(
-                "wrote {} ({} × {cols}) and {}",
+                "wrote {} ({} × {cols}, {space_name} vectors) and {}",
                 human(out_path),
                 paths.len(),
                 human(&side)
@@ -347,15 +365,21 @@ pub fn export(
                 #[serde(flatten)]
                 path: &'a JsonPath,
                 embedding: &'a [f32],
+                space: &'a str,
             }
-            for (p, e) in paths.iter().zip(&indexed.embeddings) {
+            for (p, e) in paths.iter().zip(&rows) {
                 let line = Line {
                     path: p,
                     embedding: e,
+                    space: space_name,
                 };
                 writeln!(w, "{}", serde_json::to_string(&line)?)?;
             }
-            note!("wrote {} ({} lines)", human(out_path), paths.len());
+            note!(
+                "wrote {} ({} lines, {space_name} vectors)",
+                human(out_path),
+                paths.len()
+            );
         }
     }
     w.flush()?;

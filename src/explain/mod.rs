@@ -204,10 +204,13 @@ impl SaliencyMap {
     }
 }
 
-/// One image of a pair, ready to explain: its prepared network input and its embedding.
+/// One image of a pair, ready to explain: its prepared network input, its embedding and the
+/// last feature map it is the mean of (1, 7, 7, 1280), from one network pass. With the cells at
+/// hand the exact decomposition needs no further pass: it is the instant map.
 pub struct Prepared {
     pub input: Vec<f32>,
     pub embedding: Vec<f32>,
+    pub cells: Tensor,
 }
 
 /// Both maps of a pair and their score.
@@ -262,11 +265,17 @@ impl<'a> Explainer<'a> {
         self.space.score(a, b)
     }
 
-    /// Decodes nothing: embeds an already prepared input.
+    /// Decodes nothing: runs the network once over an already prepared input, keeping its
+    /// pooled embedding and its last feature map.
     pub fn prepare(&self, input: Vec<f32>) -> Result<Prepared> {
-        let embedding = self.embedder.embed_prepared(std::slice::from_ref(&input))?;
-        let embedding = embedding.flatten_all()?.to_vec1::<f32>()?;
-        Ok(Prepared { input, embedding })
+        let x = crate::model::preprocess::batch(std::slice::from_ref(&input))?;
+        let fwd = self.embedder.model.forward(&x)?;
+        let embedding = fwd.embedding.flatten_all()?.to_vec1::<f32>()?;
+        Ok(Prepared {
+            input,
+            embedding,
+            cells: fwd.feature_map,
+        })
     }
 
     /// Maps over both images: over `a` with `b` fixed and over `b` with `a` fixed.
@@ -379,9 +388,7 @@ impl<'a> Explainer<'a> {
     }
 
     fn decomposition(&self, query: &Prepared, target: &Target) -> Result<SaliencyMap> {
-        let x = crate::model::preprocess::batch(std::slice::from_ref(&query.input))?;
-        let fwd = self.embedder.model.forward(&x)?;
-        decompose(&fwd.feature_map, target)
+        decompose(&query.cells, target)
     }
 
     /// The decomposition map from a feature map already at hand (no network pass).

@@ -84,7 +84,9 @@ impl<'a> PairService<'a> {
         Ok(Some(Maps {
             explanation: PairExplanation {
                 method,
-                score: crate::engine::cosine(&a.prepared.embedding, &b.prepared.embedding),
+                score: self
+                    .explainer
+                    .score(&a.prepared.embedding, &b.prepared.embedding),
                 a: map_a,
                 b: map_b,
             },
@@ -106,8 +108,10 @@ impl<'a> PairService<'a> {
         if !wanted() {
             return Ok(None);
         }
-        let fa = faithfulness::evaluate(
+        let space = &self.explainer.space;
+        let fa = faithfulness::evaluate_in(
             embedder,
+            space,
             &a.prepared.input,
             &b.prepared.embedding,
             &pair.a,
@@ -116,8 +120,9 @@ impl<'a> PairService<'a> {
         if !wanted() {
             return Ok(None);
         }
-        let fb = faithfulness::evaluate(
+        let fb = faithfulness::evaluate_in(
             embedder,
+            space,
             &b.prepared.input,
             &a.prepared.embedding,
             &pair.b,

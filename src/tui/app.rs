@@ -32,6 +32,8 @@ pub struct Config {
     pub root: PathBuf,
     pub k: usize,
     pub method: Method,
+    /// The score that ranks the neighbours.
+    pub space: crate::space::Space,
     pub export_dir: PathBuf,
 }
 
@@ -64,7 +66,7 @@ pub struct App {
 impl App {
     pub fn new(config: Config) -> Self {
         App {
-            files: Files::new(config.root),
+            files: Files::new(config.root, config.space),
             focus: Focus::Files,
             history: History::default(),
             neighbours: Neighbours {

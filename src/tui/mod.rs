@@ -70,6 +70,8 @@ pub struct Options {
     pub scan: ScanOptions,
     pub weights: Option<PathBuf>,
     pub preprocess: Preprocess,
+    /// The score neighbours are ranked by and maps explain (centred unless asked otherwise).
+    pub space: crate::space::Space,
     pub tui: TuiOptions,
 }
 
@@ -132,6 +134,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
             weights: options.weights.clone(),
             preprocess: options.preprocess,
             params: Params::default(),
+            space: options.space.clone(),
             export_dir: export_dir.clone(),
         },
     );
@@ -139,6 +142,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
         root: dir.clone(),
         k: options.tui.k,
         method: options.tui.method,
+        space: options.space.clone(),
         export_dir,
     });
     app.log_hint = sanitize::path(&log_path);

@@ -155,7 +155,8 @@ impl App {
                 state,
             });
         }
-        self.files.matrix = EmbeddingMatrix::new(paths, &embeddings);
+        let space = self.files.matrix.space().clone();
+        self.files.matrix = EmbeddingMatrix::in_space(paths, &embeddings, space);
         self.files.listed = true;
         self.refilter();
         self.history.visited.clear();

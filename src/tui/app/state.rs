@@ -95,13 +95,13 @@ pub struct Files {
 }
 
 impl Files {
-    pub(super) fn new(root: PathBuf) -> Self {
+    pub(super) fn new(root: PathBuf, space: crate::space::Space) -> Self {
         Files {
             root_name: crate::tui::sanitize::path(&root),
             root,
             entries: Vec::new(),
             by_rel: HashMap::new(),
-            matrix: EmbeddingMatrix::new(Vec::new(), &[]),
+            matrix: EmbeddingMatrix::in_space(Vec::new(), &[], space),
             row_entry: Vec::new(),
             listed: false,
             scan_errors: Vec::new(),

@@ -36,6 +36,8 @@ pub struct WorkerConfig {
     pub weights: Option<PathBuf>,
     pub preprocess: Preprocess,
     pub params: Params,
+    /// The score the maps explain (the one the neighbour list ranks by).
+    pub space: crate::space::Space,
     pub export_dir: PathBuf,
 }
 

@@ -116,7 +116,11 @@ struct Cancelled;
 impl<'a> SaliencyWorker<'a> {
     fn new(embedder: &'a Embedder, config: &'a WorkerConfig, tx: Sender<Msg>) -> Self {
         SaliencyWorker {
-            service: PairService::new(Explainer::new(embedder, config.params)),
+            service: PairService::new(Explainer::in_space(
+                embedder,
+                config.params,
+                config.space.clone(),
+            )),
             config,
             tx,
             photos: BoundedCache::new(LOADED_KEPT),
