@@ -65,6 +65,12 @@ pub struct ModelArgs {
     /// Colour-blind similarity: feed the luminance to all three channels
     #[arg(long, global = true)]
     pub grayscale: bool,
+
+    /// Most memory decoding may hold at once, in MiB (larger JPEGs decode at reduced size,
+    /// other larger images are refused)
+    #[arg(long, global = true, value_name = "MIB", default_value_t = crate::decode::DEFAULT_MEMORY_LIMIT >> 20,
+          value_parser = clap::value_parser!(u64).range(16..=1 << 20))]
+    pub max_image_mb: u64,
 }
 
 #[derive(Subcommand, Debug)]
@@ -144,6 +150,7 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    crate::decode::set_memory_limit(cli.model.max_image_mb << 20);
     let pre = Preprocess {
         grayscale: cli.model.grayscale,
     };
