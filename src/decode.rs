@@ -13,10 +13,11 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use image::metadata::Orientation;
-use image::{ColorType, DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+use image::{ColorType, DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 
+use budget::mib;
+pub use budget::Reservation;
 pub use budget::{memory_limit, set_memory_limit, DEFAULT_MEMORY_LIMIT};
-use budget::{mib, Reservation};
 
 /// Largest side we accept; larger claims are almost always corrupt headers or decompression
 /// bombs.
@@ -102,27 +103,37 @@ fn file_kind(meta: &std::fs::Metadata) -> &'static str {
 /// Decodes `path` into an upright RGB image. The error names the file and the reason.
 /// A JPEG too large for the memory budget comes back at a reduced size (1/2, 1/4 or 1/8).
 pub fn load_rgb(path: &Path) -> Result<RgbImage> {
-    decode_file(path, None).with_context(|| format!("{}", path.display()))
+    Ok(load_rgb_held(path, None)?.0)
+}
+
+/// [`load_rgb`] (`min_side` None) or [`load_rgb_reduced`], with the image's share of the
+/// memory budget: other decodes wait for it until it is dropped. For callers that decode
+/// many files at once and keep each image a little while (the index's workers).
+pub fn load_rgb_held(path: &Path, min_side: Option<u32>) -> Result<(RgbImage, Reservation)> {
+    let mut held = Reservation::none();
+    let img =
+        decode_file(path, min_side, &mut held).with_context(|| format!("{}", path.display()))?;
+    held.shrink_to(img.as_raw().len() as u64);
+    Ok((img, held))
 }
 
 /// Decodes `path` for the network: JPEGs are decoded at reduced size in the DCT (1/2, 1/4 or
 /// 1/8, the smallest that keeps both sides ≥ `min_side`), which halves the cost of a 12-MP
 /// photo; other formats decode fully. Orientation, limits and errors as [`load_rgb`].
 pub fn load_rgb_reduced(path: &Path, min_side: u32) -> Result<RgbImage> {
-    decode_file(path, Some(min_side)).with_context(|| format!("{}", path.display()))
+    Ok(load_rgb_held(path, Some(min_side))?.0)
 }
 
-fn decode_file(path: &Path, min_side: Option<u32>) -> Result<RgbImage> {
+fn decode_file(path: &Path, min_side: Option<u32>, held: &mut Reservation) -> Result<RgbImage> {
     let bytes = read_regular_file(path, memory_limit())?;
-    let mut held = Reservation::none();
     held.resize(bytes.len() as u64, &|| "the file".to_string())?;
     if let Some(kind) = unsupported_container(&bytes) {
         anyhow::bail!("unsupported format ({kind}): simtui does not decode it yet");
     }
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        decode_jpeg(&bytes, min_side, &mut held)
+        decode_jpeg(&bytes, min_side, held)
     } else {
-        decode_with_image(&bytes, 0, &mut held)
+        decode_with_image(&bytes, 0, held)
     }
 }
 
@@ -189,13 +200,24 @@ fn decode_with_image(bytes: &[u8], working: u64, held: &mut Reservation) -> Resu
     } else {
         px * 6
     };
-    let need = bytes.len() as u64 + working + (decoder.total_bytes() + convert).max(rotate);
-    // Row buffers, inflate windows, a GIF frame: what the decoder itself may allocate.
+    // The TIFF decoder decodes into a buffer of its own and copies; the GIF decoder composes
+    // each frame in one as large as the frame (itself bounded by the limit below); lossless
+    // WebP decodes to 4-byte ARGB first (measured: a 12000×12000 RGB WebP peaked at 1 GB).
+    let second_buffer = match format {
+        ImageFormat::Tiff | ImageFormat::Gif => decoder.total_bytes(),
+        ImageFormat::WebP => px * 4,
+        _ => 0,
+    };
+    let need = bytes.len() as u64
+        + working
+        + second_buffer
+        + (decoder.total_bytes() + convert).max(rotate);
+    // Row buffers, inflate windows: what else the decoder may allocate.
     let decoder_own = (limit.saturating_sub(need)).min((need / 2).max(64 << 20));
     held.resize(need + decoder_own, &|| format!("a {w}×{h} {format:?}"))?;
-    let mut own = limits(decoder_own);
-    own.max_alloc = Some(decoder_own);
-    decoder.set_limits(own).map_err(cannot_decode)?;
+    decoder
+        .set_limits(limits(second_buffer + decoder_own))
+        .map_err(cannot_decode)?;
     let img = DynamicImage::from_decoder(decoder).map_err(cannot_decode)?;
     let mut rgb = DynamicImage::ImageRgb8(to_rgb_over_white(img));
     rgb.apply_orientation(orientation);

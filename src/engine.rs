@@ -93,7 +93,10 @@ impl Embedder {
         for chunk in paths.chunks(BATCH) {
             let prepared: Vec<Result<Vec<f32>>> = chunk
                 .par_iter()
-                .map(|p| decode::load_rgb(p).map(|im| self.preprocess.prepare(&im)))
+                .map(|p| {
+                    // The image keeps its share of the decode budget until it is prepared.
+                    decode::load_rgb_held(p, None).map(|(im, _held)| self.preprocess.prepare(&im))
+                })
                 .collect();
             let ok: Vec<Vec<f32>> = prepared
                 .iter()

@@ -29,8 +29,9 @@ pub(crate) fn mib(bytes: u64) -> u64 {
     bytes.div_ceil(1 << 20)
 }
 
-/// Memory held against the budget; given back when dropped.
-pub(crate) struct Reservation {
+/// Memory held against the budget; given back when dropped. A decoded image comes with the
+/// share it occupies, so that what the caller still holds keeps counting until it lets go.
+pub struct Reservation {
     bytes: u64,
 }
 
@@ -61,6 +62,19 @@ impl Reservation {
         *used += total;
         self.bytes = total;
         Ok(())
+    }
+}
+
+impl Reservation {
+    /// Keeps only `bytes` of what is held (never more), without waiting: what a decoded
+    /// image still occupies once the decoder's buffers are gone.
+    pub(crate) fn shrink_to(&mut self, bytes: u64) {
+        if bytes < self.bytes {
+            let mut used = IN_USE.lock().unwrap_or_else(|e| e.into_inner());
+            *used -= self.bytes - bytes;
+            self.bytes = bytes;
+            RELEASED.notify_all();
+        }
     }
 }
 

@@ -146,11 +146,11 @@ pub(crate) fn header(bytes: &[u8]) -> Result<Header> {
         bail!("cannot decode: the file holds a JPEG header but no image data");
     }
     // Huffman coding spends at least one bit per block of the first component (its DC
-    // difference); a file with far less data than that is cut short. Decoding it would only
-    // paint a large grey picture, slowly.
+    // difference, in baseline and progressive scans alike); a file with less data than that
+    // is cut short. Decoding it would only paint a large grey picture, slowly.
     if !h.arithmetic {
         let blocks = (h.width as u64).div_ceil(8) * (h.height as u64).div_ceil(8);
-        if h.scan_bytes * 64 < blocks {
+        if h.scan_bytes * 8 < blocks {
             bail!(
                 "cannot decode: truncated ({} bytes of image data for a {}×{} picture)",
                 h.scan_bytes,

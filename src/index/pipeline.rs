@@ -251,8 +251,9 @@ fn embed_files(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(f) = files.get(i) else { break };
                 let path = root.join(&f.rel);
-                let r = decode::load_rgb_reduced(&path, INPUT_SIZE)
-                    .map(|img| embedder.preprocess.prepare(&img))
+                // The image keeps its share of the decode budget until it is prepared.
+                let r = decode::load_rgb_held(&path, Some(INPUT_SIZE))
+                    .map(|(img, _held)| embedder.preprocess.prepare(&img))
                     .map_err(|e| Failed {
                         reason: decode::reason(&e, &path),
                         remember: !decode::is_unreadable(&e),

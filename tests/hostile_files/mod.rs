@@ -358,7 +358,7 @@ pub fn write_hostile_folder(dir: &Path, photo_jpeg: &[u8]) -> usize {
         ),
         (
             "jpeg_progressive_30000.jpg",
-            jpeg_claiming_with_data(&progressive, 30000, 30000, 300_000),
+            jpeg_claiming_with_data(&progressive, 30000, 30000, 2_000_000),
         ),
         ("jpeg_header_only.jpg", jpeg_header_only(photo_jpeg)),
         ("phone.heic", ftyp(b"heic", &[b"mif1", b"heic"])),
