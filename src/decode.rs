@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn libjpeg_decodes_at_reduced_size_and_reports_damage_as_errors() {
-        let photo = fixture("photos/food_espresso.jpg");
+        let photo = fixture("photos/bird_duck.jpg");
         let h = jpeg::header(&photo).unwrap();
         let scale = dct_scale(h.width, h.height, 224);
         let (img, _) = jpeg::decode_libjpeg(&photo, &h, scale).unwrap();
@@ -383,14 +383,18 @@ mod tests {
             "{:?}",
             img.dimensions()
         );
-        // The truncated file's header is sound; libjpeg either paints the missing rows grey
-        // (warning) or fails with a "cannot decode" error, never aborts or panics.
+        // A fatal libjpeg error (here: sampling factors of 0 in the frame header, which the
+        // header check lets through) comes back as an error, not an abort or a panic.
+        let mut bad = photo.clone();
+        let sof = bad.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        bad[sof + 11] = 0x00; // the first component's sampling factors
+        let h = jpeg::header(&bad).unwrap();
+        let e = jpeg::decode_libjpeg(&bad, &h, scale).unwrap_err();
+        assert!(format!("{e:#}").starts_with("cannot decode"), "{e:#}");
+        // A file cut inside its headers fails before any decoder runs.
         let cut = fixture("bad/truncated/truncated_app14.jpg");
-        let h = jpeg::header(&cut).unwrap();
-        match jpeg::decode_libjpeg(&cut, &h, 8) {
-            Ok((img, _)) => assert_eq!(img.dimensions(), (h.width, h.height)),
-            Err(e) => assert!(format!("{e:#}").starts_with("cannot decode"), "{e:#}"),
-        }
+        let e = jpeg::header(&cut).unwrap_err();
+        assert_eq!(format!("{e:#}"), "cannot decode: no JPEG frame header");
         let e = jpeg::header(b"\xFF\xD8\xFF\xE0 not a jpeg at all").unwrap_err();
         assert!(format!("{e:#}").starts_with("cannot decode"), "{e:#}");
     }

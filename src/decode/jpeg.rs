@@ -306,4 +306,25 @@ mod tests {
         assert_eq!(cmyk_to_rgb(&[0, 255, 255, 255], true), [0, 255, 255]);
         assert_eq!(cmyk_to_rgb(&[255, 0, 0, 0], false), [0, 255, 255]);
     }
+
+    #[test]
+    fn jpeg_decoder_fallback_reads_adobe_cmyk_like_libjpeg() {
+        // Pure red as Adobe stores it: inverted ink (C=0, M=Y=255, K=0 → 255, 0, 0, 255).
+        let (w, h) = (32usize, 16usize);
+        let samples: Vec<u8> = (0..w * h).flat_map(|_| [255u8, 0, 0, 255]).collect();
+        let mut c = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_CMYK);
+        c.set_size(w, h);
+        c.set_quality(95.0);
+        let mut started = c.start_compress(Vec::new()).unwrap();
+        started.write_scanlines(&samples).unwrap();
+        let jpeg = started.finish().unwrap();
+        let hdr = header(&jpeg).unwrap();
+        assert!(hdr.adobe && hdr.components == 4, "{hdr:?}");
+        let (a, _) = decode_libjpeg(&jpeg, &hdr, 8).unwrap();
+        let (b, _) = decode_jpeg_decoder(&jpeg, &hdr, 8, 1 << 30).unwrap();
+        for img in [&a, &b] {
+            let [r, g, b] = img.get_pixel(5, 5).0;
+            assert!(r > 240 && g < 15 && b < 15, "red, not black or cyan: {r} {g} {b}");
+        }
+    }
 }
