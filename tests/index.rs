@@ -602,7 +602,8 @@ fn reduced_jpeg_decoding_keeps_embeddings() {
         worst = worst.min(simtui::engine::cosine(&emb[0], &emb[1]));
     }
     eprintln!("worst cosine, reduced vs full decoding: {worst:.4}");
-    assert!(worst >= 0.98, "worst cosine {worst}");
+    // The README's figure, 0.992 to three places (measured 0.9917).
+    assert!(worst >= 0.9915, "worst cosine {worst}");
 }
 
 #[test]

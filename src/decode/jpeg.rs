@@ -324,7 +324,10 @@ mod tests {
         let (b, _) = decode_jpeg_decoder(&jpeg, &hdr, 8, 1 << 30).unwrap();
         for img in [&a, &b] {
             let [r, g, b] = img.get_pixel(5, 5).0;
-            assert!(r > 240 && g < 15 && b < 15, "red, not black or cyan: {r} {g} {b}");
+            assert!(
+                r > 240 && g < 15 && b < 15,
+                "red, not black or cyan: {r} {g} {b}"
+            );
         }
     }
 }
