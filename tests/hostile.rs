@@ -49,6 +49,8 @@ struct Measured {
     secs: f64,
 }
 
+// The child is reaped by wait4 below (for its rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn run_measured<S: AsRef<OsStr>>(args: &[S], timeout: Duration) -> Measured {
     let mut child = Command::new(env!("CARGO_BIN_EXE_simtui"))
         .args(args)
