@@ -1,30 +1,166 @@
 //! Decoding photos into upright RGB: format sniffed from the bytes (not the extension), EXIF
-//! orientation applied, grayscale/palette/16-bit converted, transparency composited over white,
-//! absurd dimensions refused before any pixel memory is allocated.
+//! orientation applied, grayscale/palette/16-bit/CMYK converted, transparency composited over
+//! white. Only regular files are read, and every decode is bounded before it allocates: the
+//! claimed dimensions are checked against the side limit and the memory it would take against
+//! the process-wide budget ([`set_memory_limit`]); JPEGs over it are decoded at reduced size
+//! in the DCT, other formats are refused.
 
+mod budget;
+mod jpeg;
+
+use std::io::{Cursor, Read};
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use image::metadata::Orientation;
-use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage};
+use image::{ColorType, DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+
+use budget::mib;
+pub use budget::Reservation;
+pub use budget::{memory_limit, set_memory_limit, DEFAULT_MEMORY_LIMIT};
 
 /// Largest side we accept; larger claims are almost always corrupt headers or decompression
 /// bombs.
 pub const MAX_SIDE: u32 = 40_000;
-/// Most memory one decode may allocate.
-pub const MAX_ALLOC_BYTES: u64 = 1 << 30;
 
-fn limits() -> Limits {
-    let mut l = Limits::default();
-    l.max_image_width = Some(MAX_SIDE);
-    l.max_image_height = Some(MAX_SIDE);
-    l.max_alloc = Some(MAX_ALLOC_BYTES);
-    l
+/// A file that could not be read (permissions, I/O): worth trying again on the next run,
+/// unlike a file whose content cannot be decoded.
+#[derive(Debug)]
+pub struct Unreadable(pub String);
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreadable {}
+
+/// Whether `err` came from reading the file rather than from its content.
+pub fn is_unreadable(err: &anyhow::Error) -> bool {
+    err.chain().any(|c| c.is::<Unreadable>())
+}
+
+/// The bytes of `path`, which must be a regular file of at most `max` bytes. A FIFO, device
+/// or socket is refused from its metadata, and the file is opened without blocking, so a FIFO
+/// swapped in between the check and the open cannot hang the caller either.
+pub fn read_regular_file(path: &Path, max: u64) -> Result<Vec<u8>> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY);
+    }
+    let file = options
+        .open(path)
+        .map_err(|e| Unreadable(format!("cannot open: {e}")))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| Unreadable(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        anyhow::bail!("not a regular file ({})", file_kind(&meta));
+    }
+    if meta.len() > max {
+        anyhow::bail!(
+            "too large: the file is {} MiB, over the {} MiB limit (--max-image-mb)",
+            mib(meta.len()),
+            mib(max)
+        );
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Unreadable(format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > max {
+        anyhow::bail!("too large: the file grew past {} MiB while read", mib(max));
+    }
+    Ok(bytes)
+}
+
+fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let t = meta.file_type();
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if meta.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    }
 }
 
 /// Decodes `path` into an upright RGB image. The error names the file and the reason.
+/// A JPEG too large for the memory budget comes back at a reduced size (1/2, 1/4 or 1/8).
 pub fn load_rgb(path: &Path) -> Result<RgbImage> {
-    decode_rgb(path).with_context(|| format!("{}", path.display()))
+    Ok(load_rgb_held(path, None)?.0)
+}
+
+/// [`load_rgb`] (`min_side` None) or [`load_rgb_reduced`], with the image's share of the
+/// memory budget: other decodes wait for it until it is dropped. For callers that decode
+/// many files at once and keep each image a little while (the index's workers).
+pub fn load_rgb_held(path: &Path, min_side: Option<u32>) -> Result<(RgbImage, Reservation)> {
+    let mut held = Reservation::none();
+    let img =
+        decode_file(path, min_side, &mut held).with_context(|| format!("{}", path.display()))?;
+    held.shrink_to(img.as_raw().len() as u64);
+    Ok((img, held))
+}
+
+/// Decodes `path` for the network: JPEGs are decoded at reduced size in the DCT (1/2, 1/4 or
+/// 1/8, the smallest that keeps both sides ≥ `min_side`), which halves the cost of a 12-MP
+/// photo; other formats decode fully. Orientation, limits and errors as [`load_rgb`].
+pub fn load_rgb_reduced(path: &Path, min_side: u32) -> Result<RgbImage> {
+    Ok(load_rgb_held(path, Some(min_side))?.0)
+}
+
+fn decode_file(path: &Path, min_side: Option<u32>, held: &mut Reservation) -> Result<RgbImage> {
+    let bytes = read_regular_file(path, memory_limit())?;
+    held.resize(bytes.len() as u64, &|| "the file".to_string())?;
+    if let Some(kind) = unsupported_container(&bytes) {
+        anyhow::bail!("unsupported format ({kind}): simtui does not decode it yet");
+    }
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        decode_jpeg(&bytes, min_side, held)
+    } else {
+        decode_with_image(&bytes, 0, held)
+    }
+}
+
+/// HEIF-family files (phone photos: HEIC, AVIF), recognised by the brands of their `ftyp`
+/// box whatever their name.
+pub fn unsupported_container(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.get(4..8) != Some(b"ftyp") {
+        return None;
+    }
+    let size = u32::from_be_bytes(bytes[..4].try_into().ok()?) as usize;
+    let brands: Vec<&[u8]> = bytes
+        .get(8..size.clamp(12, 256).min(bytes.len()))?
+        .chunks_exact(4)
+        .enumerate()
+        .filter(|(i, _)| *i != 1) // the minor version
+        .map(|(_, b)| b)
+        .collect();
+    let has = |names: &[&[u8]]| brands.iter().any(|b| names.contains(b));
+    if has(&[b"avif", b"avis"]) {
+        Some("AVIF")
+    } else if has(&[
+        b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1",
+    ]) {
+        Some("HEIC")
+    } else {
+        None
+    }
 }
 
 /// An `image` decoding error as "cannot decode: …". Its message already ends with the
@@ -33,26 +169,98 @@ fn cannot_decode(e: image::ImageError) -> anyhow::Error {
     anyhow::anyhow!("cannot decode: {}", e.to_string().trim_end())
 }
 
-fn decode_rgb(path: &Path) -> Result<RgbImage> {
-    let mut reader = ImageReader::open(path)
-        .context("cannot open")?
+/// Decodes with the `image` crate after checking what it will allocate: the pixel buffer
+/// (`total_bytes`), the conversion to RGB, a rotation, and `working` bytes the caller knows
+/// the decoder keeps (JPEG coefficients). The decoder gets what remains of the budget as
+/// its own allocation limit, which is what `ImageReader::decode` would reserve and
+/// `from_decoder` does not.
+fn decode_with_image(bytes: &[u8], working: u64, held: &mut Reservation) -> Result<RgbImage> {
+    let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .context("cannot read")?;
-    if reader.format().is_none() {
+    let Some(format) = reader.format() else {
         anyhow::bail!("not a supported image (format not recognised from its content)");
-    }
-    reader.limits(limits());
+    };
+    let limit = memory_limit();
+    reader.limits(limits(limit));
     let mut decoder = reader.into_decoder().map_err(cannot_decode)?;
     let (w, h) = decoder.dimensions();
-    if w == 0 || h == 0 {
-        anyhow::bail!("image has zero size ({w}×{h})");
-    }
+    check_size(w, h)?;
     let orientation = orientation(&mut decoder);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(cannot_decode)?;
-    img.apply_orientation(orientation);
-    Ok(to_rgb_over_white(img))
+    let px = w as u64 * h as u64;
+    let color = decoder.color_type();
+    let convert = match color {
+        ColorType::Rgb8 => 0,
+        ColorType::Rgba8 => px * 3,
+        c if c.has_alpha() => px * (4 + 3),
+        _ => px * 3,
+    };
+    let rotate = if orientation == Orientation::NoTransforms {
+        0
+    } else {
+        px * 6
+    };
+    // The TIFF decoder decodes into a buffer of its own and copies; the GIF decoder composes
+    // each frame in one as large as the frame (itself bounded by the limit below); lossless
+    // WebP decodes to 4-byte ARGB first (measured: a 12000×12000 RGB WebP peaked at 1 GB).
+    let second_buffer = match format {
+        ImageFormat::Tiff | ImageFormat::Gif => decoder.total_bytes(),
+        ImageFormat::WebP => px * 4,
+        _ => 0,
+    };
+    let need = bytes.len() as u64
+        + working
+        + second_buffer
+        + (decoder.total_bytes() + convert).max(rotate);
+    // Row buffers, inflate windows: what else the decoder may allocate.
+    let decoder_own = (limit.saturating_sub(need)).min((need / 2).max(64 << 20));
+    held.resize(need + decoder_own, &|| format!("a {w}×{h} {format:?}"))?;
+    decoder
+        .set_limits(limits(second_buffer + decoder_own))
+        .map_err(cannot_decode)?;
+    let img = DynamicImage::from_decoder(decoder).map_err(cannot_decode)?;
+    let mut rgb = DynamicImage::ImageRgb8(to_rgb_over_white(img));
+    rgb.apply_orientation(orientation);
+    Ok(rgb.into_rgb8())
 }
 
+fn limits(max_alloc: u64) -> Limits {
+    let mut l = Limits::default();
+    l.max_image_width = Some(MAX_SIDE);
+    l.max_image_height = Some(MAX_SIDE);
+    l.max_alloc = Some(max_alloc);
+    l
+}
+
+/// JPEGs: the header checked by hand first (dimensions, data present), then `image`'s decoder
+/// for a full-size RGB/grey decode that fits the budget (as before), libjpeg at the largest
+/// DCT scale that fits for everything else (reduced decodes, CMYK, huge images), and
+/// jpeg-decoder or `image` for streams libjpeg refuses.
+fn decode_jpeg(bytes: &[u8], min_side: Option<u32>, held: &mut Reservation) -> Result<RgbImage> {
+    let h = jpeg::header(bytes)?;
+    check_size(h.width, h.height)?;
+    let file = bytes.len() as u64;
+    let cmyk = h.components == 4;
+    let max_scale = min_side.map_or(8, |m| dct_scale(h.width, h.height, m));
+    if max_scale == 8 && !cmyk && file + h.decode_bytes(8) <= memory_limit() {
+        let working = h.decode_bytes(8) - h.width as u64 * h.height as u64 * 3;
+        return decode_with_image(bytes, working, held);
+    }
+    let scale = jpeg::reserve_scale(&h, max_scale, file, held)?;
+    let budget = memory_limit().saturating_sub(file);
+    let (img, exif) = jpeg::decode_libjpeg(bytes, &h, scale)
+        .or_else(|_| jpeg::decode_jpeg_decoder(bytes, &h, scale, budget))
+        .or_else(|e| {
+            // `image` (zune-jpeg) displays some damaged streams the others refuse; it decodes
+            // at full size only, and assumes Adobe's inversion for CMYK.
+            if cmyk && !h.adobe {
+                return Err(e);
+            }
+            let working = h.decode_bytes(8) - h.width as u64 * h.height as u64 * 3;
+            decode_with_image(bytes, working, held).map(|img| (img, None))
+        })?;
+    Ok(upright(img, exif.as_deref()))
+}
 /// The stored orientation. A broken EXIF block must not cost the picture: it falls back to
 /// "as stored". Some writers (Pillow for WebP) keep the JPEG APP1 "Exif\0\0" prefix inside
 /// the EXIF chunk, which the decoders do not expect, so it is stripped and parsed again.
@@ -88,23 +296,6 @@ pub fn to_rgb_over_white(img: DynamicImage) -> RgbImage {
     out
 }
 
-/// Decodes `path` for the network: JPEGs are decoded at reduced size in the DCT (1/2, 1/4 or
-/// 1/8, the smallest that keeps both sides ≥ `min_side`), which halves the cost of a 12-MP
-/// photo; other formats decode fully. Orientation, limits and errors as [`load_rgb`].
-pub fn load_rgb_reduced(path: &Path, min_side: u32) -> Result<RgbImage> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot open", path.display()))?;
-    if !bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        return load_rgb(path);
-    }
-    // libjpeg first (fastest); jpeg-decoder for what it refuses (CMYK, arithmetic coding,
-    // streams too large for its coefficient buffer); and since jpeg-decoder is stricter than
-    // zune-jpeg (behind `image`) about some damaged streams that Pillow and browsers display
-    // (e.g. a missing restart marker), the full decoder last.
-    decode_jpeg_reduced_libjpeg(&bytes, min_side)
-        .or_else(|_| decode_jpeg_reduced(&bytes, min_side))
-        .or_else(|_| load_rgb(path))
-}
-
 /// Refuses an empty image and absurd dimensions (corrupt headers, decompression bombs) before
 /// any pixel memory is allocated.
 fn check_size(w: u32, h: u32) -> Result<()> {
@@ -136,41 +327,6 @@ fn dct_scale(w: u32, h: u32, min_side: u32) -> u8 {
         .unwrap_or(8)
 }
 
-/// DCT-scaled decoding with libjpeg-turbo's decoder (the `mozjpeg` crate, compiled from source
-/// without its SIMD assembly, so a C compiler is all it needs). At 1/8 scale it decodes a
-/// 12-MP photo in ~13 ms where jpeg-decoder takes ~22 ms (one thread, this machine).
-fn decode_jpeg_reduced_libjpeg(bytes: &[u8], min_side: u32) -> Result<RgbImage> {
-    // libjpeg reports fatal errors by unwinding out of the decoder (the crate's error manager
-    // resumes an unwind with the message, without calling the panic hook).
-    let decoded = std::panic::catch_unwind(|| -> Result<(RgbImage, Option<Vec<u8>>)> {
-        let mut d = mozjpeg::Decompress::with_markers(&[mozjpeg::Marker::APP(1)])
-            .from_mem(bytes)
-            .context("cannot decode")?;
-        let (w, h) = (d.width() as u32, d.height() as u32);
-        check_size(w, h)?;
-        // A progressive stream keeps every coefficient (2 bytes × up to 3 components).
-        if w as u64 * h as u64 * 6 > MAX_ALLOC_BYTES {
-            anyhow::bail!("image is {w}×{h}: too large for the reduced decoder");
-        }
-        d.scale(dct_scale(w, h, min_side));
-        let exif = d
-            .markers()
-            .find(|m| m.data.starts_with(b"Exif\0\0"))
-            .map(|m| m.data.to_vec());
-        let mut started = d.rgb().context("cannot decode")?;
-        let (ow, oh) = (started.width() as u32, started.height() as u32);
-        let pixels: Vec<u8> = started.read_scanlines().context("cannot decode")?;
-        started.finish().context("cannot decode")?;
-        let img = RgbImage::from_raw(ow, oh, pixels).context("cannot decode: short pixel data")?;
-        Ok((img, exif))
-    });
-    let (img, exif) = match decoded {
-        Ok(r) => r?,
-        Err(payload) => anyhow::bail!("cannot decode: {}", crate::panic_message(&*payload)),
-    };
-    Ok(upright(img, exif.as_deref()))
-}
-
 /// Why a file failed, without its path (the caller shows that): the error chain with
 /// repeats dropped (image-rs errors repeat their source) and control characters removed.
 pub fn reason(err: &anyhow::Error, path: &Path) -> String {
@@ -189,48 +345,6 @@ pub fn reason(err: &anyhow::Error, path: &Path) -> String {
         parts.push(msg);
     }
     parts.join(": ")
-}
-
-fn decode_jpeg_reduced(bytes: &[u8], min_side: u32) -> Result<RgbImage> {
-    use jpeg_decoder::{Decoder, PixelFormat};
-    let mut dec = Decoder::new(bytes);
-    dec.set_max_decoding_buffer_size(MAX_ALLOC_BYTES as usize);
-    dec.read_info().context("cannot decode")?;
-    let info = dec.info().context("cannot decode: no frame header")?;
-    let (w, h) = (info.width as u32, info.height as u32);
-    check_size(w, h)?;
-    // Ask for the aspect-preserving size whose *shorter* side is min_side: the decoder picks
-    // the smallest DCT scale at or above it.
-    let s = min_side as f64 / w.min(h) as f64;
-    let (rw, rh) = (
-        ((w as f64 * s).ceil() as u16).max(1),
-        ((h as f64 * s).ceil() as u16).max(1),
-    );
-    let (ow, oh) = dec.scale(rw, rh).context("cannot decode")?;
-    let pixels = dec.decode().context("cannot decode")?;
-    let (ow, oh) = (ow as u32, oh as u32);
-    let fmt = dec
-        .info()
-        .map(|i| i.pixel_format)
-        .unwrap_or(PixelFormat::RGB24);
-    let rgb: Vec<u8> = match fmt {
-        PixelFormat::RGB24 => pixels,
-        PixelFormat::L8 => pixels.iter().flat_map(|&l| [l, l, l]).collect(),
-        PixelFormat::L16 => pixels
-            .chunks_exact(2)
-            .flat_map(|c| [c[0], c[0], c[0]])
-            .collect(),
-        // Adobe CMYK JPEGs store inverted values.
-        PixelFormat::CMYK32 => pixels
-            .chunks_exact(4)
-            .flat_map(|p| {
-                let k = p[3] as u32;
-                [p[0], p[1], p[2]].map(|c| ((c as u32 * k + 127) / 255) as u8)
-            })
-            .collect(),
-    };
-    let img = RgbImage::from_raw(ow, oh, rgb).context("cannot decode: short pixel data")?;
-    Ok(upright(img, dec.exif_data()))
 }
 
 #[cfg(test)]
@@ -259,19 +373,44 @@ mod tests {
 
     #[test]
     fn libjpeg_decodes_at_reduced_size_and_reports_damage_as_errors() {
-        let img = decode_jpeg_reduced_libjpeg(&fixture("photos/food_espresso.jpg"), 224).unwrap();
+        let photo = fixture("photos/bird_duck.jpg");
+        let h = jpeg::header(&photo).unwrap();
+        let scale = dct_scale(h.width, h.height, 224);
+        let (img, _) = jpeg::decode_libjpeg(&photo, &h, scale).unwrap();
+        assert!(scale < 8, "a photo decodes at reduced size");
         assert!(
             img.width().min(img.height()) >= 224,
             "{:?}",
             img.dimensions()
         );
-        // Fatal libjpeg errors come back as errors (not aborts, not panics).
-        let e = decode_jpeg_reduced_libjpeg(&fixture("bad/truncated/truncated_app14.jpg"), 224);
-        if let Err(e) = e {
-            assert!(format!("{e:#}").contains("cannot decode"), "{e:#}");
-        }
-        let e =
-            decode_jpeg_reduced_libjpeg(b"\xFF\xD8\xFF\xE0 not a jpeg at all", 224).unwrap_err();
+        // A fatal libjpeg error (here: sampling factors of 0 in the frame header, which the
+        // header check lets through) comes back as an error, not an abort or a panic.
+        let mut bad = photo.clone();
+        let sof = bad.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+        bad[sof + 11] = 0x00; // the first component's sampling factors
+        let h = jpeg::header(&bad).unwrap();
+        let e = jpeg::decode_libjpeg(&bad, &h, scale).unwrap_err();
         assert!(format!("{e:#}").starts_with("cannot decode"), "{e:#}");
+        // A file cut inside its headers fails before any decoder runs.
+        let cut = fixture("bad/truncated/truncated_app14.jpg");
+        let e = jpeg::header(&cut).unwrap_err();
+        assert_eq!(format!("{e:#}"), "cannot decode: no JPEG frame header");
+        let e = jpeg::header(b"\xFF\xD8\xFF\xE0 not a jpeg at all").unwrap_err();
+        assert!(format!("{e:#}").starts_with("cannot decode"), "{e:#}");
+    }
+
+    #[test]
+    fn phone_formats_are_recognised_by_their_brands() {
+        let mut heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec();
+        heic.extend_from_slice(&[0; 32]);
+        assert_eq!(unsupported_container(&heic), Some("HEIC"));
+        let avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf\0\0\0\0";
+        assert_eq!(unsupported_container(avif), Some("AVIF"));
+        let mp4 = b"\0\0\0\x18ftypisom\0\0\0\0isomiso2\0\0\0\0";
+        assert_eq!(unsupported_container(mp4), None);
+        assert_eq!(
+            unsupported_container(&fixture("photos/food_espresso.jpg")),
+            None
+        );
     }
 }

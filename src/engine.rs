@@ -14,6 +14,10 @@ use crate::model::{self, EfficientNetLite0, Preprocess};
 /// to keep memory flat (~1 GB of activations at 32).
 pub const BATCH: usize = 16;
 
+/// Largest weights file read: Lite0's checkpoint is 19 MB; this refuses `/dev/zero`-like
+/// inputs before they fill memory.
+pub const MAX_WEIGHTS_BYTES: u64 = 256 << 20;
+
 pub struct Embedder {
     pub model: EfficientNetLite0,
     pub preprocess: Preprocess,
@@ -36,7 +40,7 @@ impl Embedder {
     pub fn new(weights: Option<&Path>, preprocess: Preprocess) -> Result<Self> {
         let (model, bytes_id, prior_mean) = match weights {
             Some(p) => {
-                let bytes = std::fs::read(p)
+                let bytes = decode::read_regular_file(p, MAX_WEIGHTS_BYTES)
                     .with_context(|| format!("cannot read weights {}", p.display()))?;
                 let m = EfficientNetLite0::from_safetensors_bytes(&bytes).with_context(|| {
                     format!("{} is not an EfficientNet-Lite0 checkpoint", p.display())
@@ -119,7 +123,10 @@ impl Embedder {
         for chunk in paths.chunks(BATCH) {
             let prepared: Vec<Result<Vec<f32>>> = chunk
                 .par_iter()
-                .map(|p| decode::load_rgb(p).map(|im| self.preprocess.prepare(&im)))
+                .map(|p| {
+                    // The image keeps its share of the decode budget until it is prepared.
+                    decode::load_rgb_held(p, None).map(|(im, _held)| self.preprocess.prepare(&im))
+                })
                 .collect();
             let ok: Vec<Vec<f32>> = prepared
                 .iter()

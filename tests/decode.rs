@@ -1,6 +1,7 @@
 //! Decoding: EXIF orientation, odd colour types, broken files.
 
 mod common;
+mod hostile_files;
 
 use image::RgbImage;
 use simtui::decode::load_rgb;
@@ -146,4 +147,62 @@ fn reduced_jpeg_decoding_applies_exif_orientation_too() {
             "{name}: mean abs difference {d:.1} to the upright image"
         );
     }
+}
+
+/// CMYK JPEGs (Adobe CMYK, Adobe YCCK, and CMYK without the Adobe segment) embed like their
+/// RGB twin on every decode path: full (`embed`, explain), reduced for the index, and the
+/// smaller reduction the TUI's previews use.
+#[test]
+fn cmyk_jpegs_embed_like_their_rgb_twin_on_every_path() {
+    use hostile_files::{encode_cmyk, Cmyk};
+    let e = common::embedder();
+    let dir = std::env::temp_dir().join(format!("simtui-cmyk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["food_espresso.jpg", "bird_scarlet_macaw.jpg"] {
+        let photo = common::photo(name);
+        let rgb = load_rgb(&photo).unwrap();
+        // Each path against the same path on the RGB original (a preview is small, and a
+        // small picture embeds differently whatever its colour model).
+        let decodes = |p: &std::path::Path| -> [(&str, RgbImage); 3] {
+            [
+                ("full", load_rgb(p).unwrap()),
+                ("index", simtui::decode::load_rgb_reduced(p, 224).unwrap()),
+                ("preview", simtui::decode::load_rgb_reduced(p, 384).unwrap()),
+            ]
+        };
+        let twins = decodes(&photo);
+        for kind in [Cmyk::Adobe, Cmyk::AdobeYcck, Cmyk::Plain] {
+            let p = dir.join(format!("{kind:?}_{name}"));
+            std::fs::write(&p, encode_cmyk(&rgb, kind)).unwrap();
+            for ((path, img), (_, twin)) in decodes(&p).into_iter().zip(&twins) {
+                let emb = e.embed_images(&[img, twin.clone()]).unwrap();
+                let c = simtui::engine::cosine(&emb[0], &emb[1]);
+                eprintln!("{name} {kind:?} {path}: cosine {c:.4}");
+                assert!(
+                    c >= 0.99,
+                    "{name} {kind:?} {path}: cosine {c:.4} to the RGB twin"
+                );
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A JPEG cut after its headers is a failure, not a grey picture; reading errors are told
+/// apart from content errors (the index retries the former).
+#[test]
+fn header_only_jpegs_fail_and_unreadable_files_are_marked_as_such() {
+    let dir = std::env::temp_dir().join(format!("simtui-hdr-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let photo = std::fs::read(common::photo("food_espresso.jpg")).unwrap();
+    let p = dir.join("header.jpg");
+    std::fs::write(&p, hostile_files::jpeg_header_only(&photo)).unwrap();
+    for r in [load_rgb(&p), simtui::decode::load_rgb_reduced(&p, 224)] {
+        let e = r.unwrap_err();
+        assert!(format!("{e:#}").contains("no image data"), "{e:#}");
+        assert!(!simtui::decode::is_unreadable(&e));
+    }
+    let e = load_rgb(&dir.join("missing.jpg")).unwrap_err();
+    assert!(simtui::decode::is_unreadable(&e), "{e:#}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -283,10 +283,194 @@ fn broken_files_are_skipped_with_reasons_and_good_ones_indexed() {
     }
     assert!(!keys.iter().any(|k| k.contains(".hidden")));
     assert!(embedded >= n);
-    // The remembered failures are reported again without decoding.
+    // Every broken file is remembered in the cache with the reason reported.
+    let failures = cache.failures(common::embedder().model_id()).unwrap();
+    assert_eq!(failures.len(), skipped.len(), "{skipped:?}");
+    for (path, reason) in &skipped {
+        let rel = Path::new(path).strip_prefix(&dir).unwrap();
+        let row = failures
+            .get(rel.to_str().unwrap().as_bytes())
+            .unwrap_or_else(|| panic!("{path} has no failure row"));
+        assert_eq!(&row.reason, reason);
+    }
+    // A second run reports them from the cache, without decoding: a reason changed in the
+    // database is what it reports.
+    drop(cache);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE failures SET reason = 'remembered'", [])
+        .unwrap();
+    drop(conn);
     let again = index_json(&dir, &db, &[]);
     assert_eq!(again["embedded"], 0);
-    assert_eq!(again["skipped"].as_array().unwrap().len(), skipped.len());
+    let reasons = again["skipped"].as_array().unwrap();
+    assert_eq!(reasons.len(), skipped.len());
+    assert!(
+        reasons.iter().all(|s| s["reason"] == "remembered"),
+        "{again}"
+    );
+}
+
+/// The SQL that damages one row's embedding in each way a disk or a bug can.
+const DAMAGE: [&str; 3] = [
+    "UPDATE images SET embedding = x'0001020304' WHERE path = ?1",
+    "UPDATE images SET embedding = 'not a blob' WHERE path = ?1",
+    "UPDATE images SET embedding = x'0000c07f' || substr(embedding, 5) WHERE path = ?1",
+];
+
+fn damage_rows(db: &Path, how: &[&str]) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let keys: Vec<Vec<u8>> = conn
+        .prepare("SELECT path FROM images ORDER BY path")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    how.iter()
+        .zip(&keys)
+        .map(|(sql, key)| {
+            assert_eq!(conn.execute(sql, [key]).unwrap(), 1);
+            String::from_utf8(key.clone()).unwrap()
+        })
+        .collect()
+}
+
+#[test]
+fn a_damaged_cache_row_is_embedded_again_and_reported_once() {
+    let t = Temp::new("heal");
+    let dir = t.0.join("photos");
+    let n = copy_photos(&dir);
+    let db = t.0.join("db.sqlite");
+    index_json(&dir, &db, &[]);
+    let damaged = damage_rows(&db, &DAMAGE);
+    let query = dir.join("food_espresso.jpg");
+    let out = run(&[
+        "similar",
+        query.to_str().unwrap(),
+        "--in",
+        dir.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "-k",
+        "1000",
+        "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for name in &damaged {
+        assert!(
+            stderr.contains(&format!(
+                "repaired the damaged index row of {}",
+                dir.join(name).display()
+            )),
+            "{name}: {stderr}"
+        );
+    }
+    let hits: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hits = hits.as_array().unwrap();
+    assert_eq!(hits.len(), n - 1, "every photo but the query");
+    assert!(hits
+        .iter()
+        .all(|h| h["score"].as_f64().unwrap().is_finite()));
+    // Reported once: the next run finds nothing to repair.
+    let v = index_json(&dir, &db, &[]);
+    assert_eq!(v["embedded"], 0);
+    assert_eq!(v["from_cache"], n);
+    assert_eq!(v["repaired"].as_array().unwrap().len(), 0, "{v}");
+
+    // The TUI's indexer calls the same update: a damaged row comes back embedded.
+    let damaged = damage_rows(&db, &DAMAGE[..1]);
+    let mut cache = Cache::open(&db).unwrap();
+    let mut embedded = Vec::new();
+    let (summary, indexed) = simtui::index::update(
+        common::embedder(),
+        &dir,
+        simtui::index::ScanOptions::default(),
+        &mut cache,
+        &std::sync::atomic::AtomicBool::new(false),
+        &mut |e| {
+            if let simtui::index::Event::Embedded { rel, .. } = e {
+                embedded.push(rel);
+            }
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        summary.repaired,
+        [dir.join(&damaged[0]).display().to_string()]
+    );
+    assert_eq!(embedded, [PathBuf::from(&damaged[0])]);
+    assert_eq!(indexed.paths.len(), n);
+    assert!(indexed.embeddings.iter().all(|e| e.len() == 1280));
+}
+
+#[test]
+fn database_errors_name_the_file_and_the_way_out() {
+    let t = Temp::new("baddb");
+    let dir = t.0.join("photos");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(common::photo("farm_cows.jpg"), dir.join("cows.jpg")).unwrap();
+    let db = t.0.join("db.sqlite");
+    std::fs::write(&db, vec![b'x'; 8192]).unwrap();
+    let out = simtui()
+        .args(["index", dir.to_str().unwrap(), "--db", db.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(db.to_str().unwrap()), "{stderr}");
+    assert!(stderr.contains("--db"), "{stderr}");
+}
+
+/// A file that cannot be read (permissions) is reported but not remembered: once it is
+/// readable again, the next run embeds it. (As root, the run drops to `nobody`, for whom
+/// mode 000 does deny reading.)
+#[test]
+fn unreadable_files_are_tried_again_on_the_next_run() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let t = Temp::new("perm");
+    let dir = t.0.join("photos");
+    std::fs::create_dir_all(&dir).unwrap();
+    let locked = dir.join("locked.jpg");
+    std::fs::copy(common::photo("farm_cows.jpg"), &locked).unwrap();
+    std::fs::copy(common::photo("farm_sheep.jpg"), dir.join("open.jpg")).unwrap();
+    for d in [&t.0, &dir] {
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+    }
+    let db = t.0.join("db.sqlite");
+    let index = || -> Value {
+        let mut cmd = simtui();
+        cmd.args([
+            "index",
+            dir.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--json",
+        ]);
+        // SAFETY: getuid/setuid are async-signal-safe.
+        if unsafe { libc::geteuid() } == 0 {
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::setgid(65534) != 0 || libc::setuid(65534) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        let out = cmd.output().unwrap();
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let v = index();
+    assert_eq!(v["embedded"], 1, "{v}");
+    let reason = v["skipped"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("ermission denied"), "{v}");
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let v = index();
+    assert_eq!(v["embedded"], 1, "the locked file, now readable: {v}");
+    assert_eq!(v["skipped"].as_array().unwrap().len(), 0, "{v}");
 }
 
 #[test]
@@ -418,7 +602,8 @@ fn reduced_jpeg_decoding_keeps_embeddings() {
         worst = worst.min(simtui::engine::cosine(&emb[0], &emb[1]));
     }
     eprintln!("worst cosine, reduced vs full decoding: {worst:.4}");
-    assert!(worst >= 0.98, "worst cosine {worst}");
+    // The README's figure, 0.992 to three places (measured 0.9917).
+    assert!(worst >= 0.9915, "worst cosine {worst}");
 }
 
 #[test]

@@ -94,6 +94,11 @@ pub fn index_folder(
     };
     let result = index::update(embedder, dir, opts, &mut cache, &stop, &mut on_event);
     bar.finish_and_clear();
+    if let Ok((summary, _)) = &result {
+        for p in &summary.repaired {
+            note!("repaired the damaged index row of {p}: embedded again");
+        }
+    }
     result
 }
 
@@ -131,6 +136,9 @@ pub fn index(embedder: &Embedder, dir: &Path, args: &FolderArgs, json: bool) -> 
         writeln!(out, "  from cache   {:>7}", summary.from_cache)?;
         writeln!(out, "  removed      {:>7}", summary.removed)?;
         writeln!(out, "  skipped      {:>7}", summary.skipped.len())?;
+        if summary.unsupported > 0 {
+            writeln!(out, "  unsupported  {:>7}", summary.unsupported)?;
+        }
         for s in &summary.skipped {
             writeln!(
                 out,

@@ -75,6 +75,12 @@ pub struct ModelArgs {
     #[arg(long, global = true)]
     pub grayscale: bool,
 
+    /// Most memory decoding may hold at once, in MiB (larger JPEGs decode at reduced size,
+    /// other larger images are refused)
+    #[arg(long, global = true, value_name = "MIB", default_value_t = crate::decode::DEFAULT_MEMORY_LIMIT >> 20,
+          value_parser = clap::value_parser!(u64).range(16..=1 << 20))]
+    pub max_image_mb: u64,
+
     /// The score that ranks, groups and is explained: centred (unrelated photos near 0,
     /// duplicates near 1) or plain (the raw cosine, ~0.2–0.3 for any two photos)
     #[arg(long, global = true, value_enum, default_value_t = SimilarityArg::Centred)]
@@ -195,6 +201,7 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
+    crate::decode::set_memory_limit(cli.model.max_image_mb << 20);
     let pre = Preprocess {
         grayscale: cli.model.grayscale,
     };

@@ -1,6 +1,8 @@
 //! The on-disk index: one SQLite database per folder, one row per photo with its embedding.
 //! WAL mode and one transaction per batch: a crash or kill -9 loses at most the batch in
-//! flight and never leaves a half-written row.
+//! flight and never leaves a half-written row. Every row is checked as it is read (length,
+//! finite values): a damaged one is returned as damaged, never served, so the pipeline embeds
+//! its file again. Every error names the database file and what the user can do about it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,7 @@ use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
 use super::scan::FileEntry;
+use crate::model::EMBEDDING_DIM;
 
 /// A cached row.
 #[derive(Debug, Clone)]
@@ -60,11 +63,21 @@ fn to_blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
-fn from_blob(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4)
+/// The embedding stored in `b`, if it is one: exactly [`EMBEDDING_DIM`] finite floats.
+fn from_blob(b: &[u8]) -> Option<Vec<f32>> {
+    if b.len() != EMBEDDING_DIM * 4 {
+        return None;
+    }
+    let v: Vec<f32> = b
+        .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
+        .collect();
+    v.iter().all(|x| x.is_finite()).then_some(v)
 }
+
+/// What the user can do about a database error.
+const DB_ADVICE: &str =
+    "delete the file to rebuild the index, or pass --db PATH to use another database";
 
 impl Cache {
     /// The default database of a folder: in the user's cache directory, named after a hash of
@@ -85,8 +98,9 @@ impl Cache {
             std::fs::create_dir_all(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let conn = Connection::open(path)
-            .with_context(|| format!("cannot open index {}", path.display()))?;
+        let conn = Connection::open(path).with_context(|| {
+            format!("cannot open index database {}: {DB_ADVICE}", path.display())
+        })?;
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = NORMAL;
@@ -98,56 +112,85 @@ impl Cache {
                  path BLOB PRIMARY KEY, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
                  model TEXT NOT NULL, reason TEXT NOT NULL);",
         )
-        .with_context(|| format!("{} is not a usable simtui index", path.display()))?;
+        .with_context(|| {
+            format!(
+                "{} is not a usable simtui index: {DB_ADVICE}",
+                path.display()
+            )
+        })?;
         Ok(Cache {
             conn,
             path: path.to_path_buf(),
         })
     }
 
-    /// Rows made with `model`, by path key. Rows of other models are ignored (and replaced as
-    /// their files are embedded again).
+    /// Names the database and the way out on any error of `op`.
+    fn db<T>(&self, op: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        op(&self.conn)
+            .with_context(|| format!("index database {}: {DB_ADVICE}", self.path.display()))
+    }
+
+    /// Sound rows made with `model`, by path key. Rows of other models are ignored (and
+    /// replaced as their files are embedded again); damaged rows are left out.
     pub fn rows(&self, model: &str) -> Result<HashMap<Vec<u8>, Row>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT path, size, mtime_ns, embedding FROM images WHERE model = ?1")?;
-        let rows = st.query_map([model], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                Row {
-                    size: r.get::<_, i64>(1)? as u64,
-                    mtime_ns: r.get(2)?,
-                    embedding: from_blob(&r.get::<_, Vec<u8>>(3)?),
-                },
-            ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        Ok(self.rows_checked(model)?.0)
+    }
+
+    /// Sound rows made with `model`, and the keys of damaged ones (an embedding of the wrong
+    /// length, or with NaN or infinite values), which must be embedded again.
+    #[allow(clippy::type_complexity)]
+    pub fn rows_checked(&self, model: &str) -> Result<(HashMap<Vec<u8>, Row>, Vec<Vec<u8>>)> {
+        self.db(|conn| {
+            let mut st = conn
+                .prepare("SELECT path, size, mtime_ns, embedding FROM images WHERE model = ?1")?;
+            let mut rows = HashMap::new();
+            let mut damaged = Vec::new();
+            let mut q = st.query([model])?;
+            while let Some(r) = q.next()? {
+                let key: Vec<u8> = r.get(0)?;
+                // A blob of another type (a damaged row) reads as no embedding.
+                let blob = r.get::<_, Vec<u8>>(3).ok();
+                match blob.as_deref().and_then(from_blob) {
+                    Some(embedding) => {
+                        let row = Row {
+                            size: r.get::<_, i64>(1)? as u64,
+                            mtime_ns: r.get(2)?,
+                            embedding,
+                        };
+                        rows.insert(key, row);
+                    }
+                    None => damaged.push(key),
+                }
+            }
+            Ok((rows, damaged))
+        })
     }
 
     pub fn failures(&self, model: &str) -> Result<HashMap<Vec<u8>, Failure>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT path, size, mtime_ns, reason FROM failures WHERE model = ?1")?;
-        let rows = st.query_map([model], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                Failure {
-                    size: r.get::<_, i64>(1)? as u64,
-                    mtime_ns: r.get(2)?,
-                    reason: r.get(3)?,
-                },
-            ))
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        self.db(|conn| {
+            let mut st =
+                conn.prepare("SELECT path, size, mtime_ns, reason FROM failures WHERE model = ?1")?;
+            let rows = st.query_map([model], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    Failure {
+                        size: r.get::<_, i64>(1)? as u64,
+                        mtime_ns: r.get(2)?,
+                        reason: r.get(3)?,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
     }
 
     /// Every path key in the database, any model.
     pub fn all_keys(&self) -> Result<Vec<Vec<u8>>> {
-        let mut st = self
-            .conn
-            .prepare("SELECT path FROM images UNION SELECT path FROM failures")?;
-        let keys = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
-        Ok(keys.collect::<rusqlite::Result<_>>()?)
+        self.db(|conn| {
+            let mut st = conn.prepare("SELECT path FROM images UNION SELECT path FROM failures")?;
+            let keys = st.query_map([], |r| r.get::<_, Vec<u8>>(0))?;
+            keys.collect()
+        })
     }
 
     /// Stores one batch in one transaction.
@@ -157,6 +200,17 @@ impl Cache {
         ok: &[(&FileEntry, &[f32])],
         failed: &[(&FileEntry, String)],
     ) -> Result<()> {
+        let path = self.path.clone();
+        self.store_batch(model, ok, failed)
+            .with_context(|| format!("index database {}: {DB_ADVICE}", path.display()))
+    }
+
+    fn store_batch(
+        &mut self,
+        model: &str,
+        ok: &[(&FileEntry, &[f32])],
+        failed: &[(&FileEntry, String)],
+    ) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut put = tx.prepare_cached(
@@ -178,12 +232,17 @@ impl Cache {
                 clear_row.execute(params![key])?;
             }
         }
-        tx.commit()?;
-        Ok(())
+        tx.commit()
     }
 
     /// Drops files that are gone.
     pub fn remove(&mut self, keys: &[Vec<u8>]) -> Result<()> {
+        let path = self.path.clone();
+        self.remove_keys(keys)
+            .with_context(|| format!("index database {}: {DB_ADVICE}", path.display()))
+    }
+
+    fn remove_keys(&mut self, keys: &[Vec<u8>]) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
         {
             let mut a = tx.prepare_cached("DELETE FROM images WHERE path = ?1")?;
@@ -193,14 +252,11 @@ impl Cache {
                 b.execute([k])?;
             }
         }
-        tx.commit()?;
-        Ok(())
+        tx.commit()
     }
 
     /// `PRAGMA integrity_check`: "ok" for a sound database.
     pub fn integrity_check(&self) -> Result<String> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+        self.db(|conn| conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)))
     }
 }

@@ -1,7 +1,9 @@
 //! Bringing the cache up to date with a folder: decode on worker threads, embed in batches,
 //! store each batch in one transaction. Unchanged files are not touched, changed ones are
-//! embedded again, deleted ones dropped, broken ones reported with their reason (and
-//! remembered, so they are not decoded again until they change).
+//! embedded again, deleted ones dropped, broken ones reported with their reason (and, when
+//! the content is at fault, remembered, so they are not decoded again until they change; a
+//! file that could not be read is tried again next run). Damaged cache rows are embedded
+//! again and reported.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -63,6 +65,11 @@ pub struct Summary {
     pub from_cache: usize,
     pub removed: usize,
     pub skipped: Vec<SkippedFile>,
+    /// Of the skipped files, those in a format simtui does not decode (HEIC, AVIF).
+    pub unsupported: usize,
+    /// Files whose cache row was damaged (wrong length, NaN or infinite values) and which
+    /// were therefore embedded again.
+    pub repaired: Vec<String>,
     /// Stopped early (Ctrl-C); everything embedded so far is stored.
     pub interrupted: bool,
 }
@@ -80,10 +87,15 @@ pub struct Indexed {
     pub embeddings: Vec<Vec<f32>>,
 }
 
-fn skipped(path: &Path, reason: String) -> SkippedFile {
-    SkippedFile {
-        path: path.to_string_lossy().into_owned(),
-        reason,
+impl Summary {
+    fn skip(&mut self, path: &Path, reason: String) {
+        if reason.starts_with("unsupported format") {
+            self.unsupported += 1;
+        }
+        self.skipped.push(SkippedFile {
+            path: path.to_string_lossy().into_owned(),
+            reason,
+        });
     }
 }
 
@@ -107,10 +119,11 @@ pub fn update(
             path: path.clone(),
             reason: reason.clone(),
         });
-        summary.skipped.push(skipped(&path, reason));
+        summary.skip(&path, reason);
     }
 
-    let mut rows = cache.rows(model)?;
+    let (mut rows, damaged) = cache.rows_checked(model)?;
+    let damaged: HashSet<Vec<u8>> = damaged.into_iter().collect();
     let failures = cache.failures(model)?;
     let present: HashSet<Vec<u8>> = scanned.files.iter().map(|f| path_key(&f.rel)).collect();
     let gone: Vec<Vec<u8>> = cache
@@ -140,6 +153,11 @@ pub fn update(
             });
             remembered.push((root.join(&f.rel), fail.reason.clone()));
         } else {
+            if damaged.contains(&key) {
+                summary
+                    .repaired
+                    .push(root.join(&f.rel).to_string_lossy().into_owned());
+            }
             listed.push(Listed {
                 rel: f.rel.clone(),
                 state: ListedState::Pending,
@@ -162,7 +180,7 @@ pub fn update(
             path: path.clone(),
             reason: reason.clone(),
         });
-        summary.skipped.push(skipped(&path, reason));
+        summary.skip(&path, reason);
     }
 
     embed_files(
@@ -193,6 +211,13 @@ pub fn update(
     Ok((summary, indexed))
 }
 
+/// Why a file could not be embedded, and whether that is worth remembering (its content is
+/// at fault) or not (it could not be read: permissions, I/O).
+struct Failed {
+    reason: String,
+    remember: bool,
+}
+
 /// Decodes `files` on worker threads (whichever finishes first joins the next batch, so one
 /// slow file never stalls the model) and embeds them in batches of [`BATCH`].
 fn embed_files(
@@ -215,7 +240,7 @@ fn embed_files(
     let abort = AtomicBool::new(false);
     let model = embedder.model_id();
     let done = std::thread::scope(|s| -> Result<usize> {
-        let (tx, rx) = mpsc::sync_channel::<(usize, Result<Vec<f32>, String>)>(BATCH * 2);
+        let (tx, rx) = mpsc::sync_channel::<(usize, Result<Vec<f32>, Failed>)>(BATCH * 2);
         for _ in 0..workers {
             let tx = tx.clone();
             let (next, abort) = (&next, &abort);
@@ -226,9 +251,13 @@ fn embed_files(
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(f) = files.get(i) else { break };
                 let path = root.join(&f.rel);
-                let r = decode::load_rgb_reduced(&path, INPUT_SIZE)
-                    .map(|img| embedder.preprocess.prepare(&img))
-                    .map_err(|e| decode::reason(&e, &path));
+                // The image keeps its share of the decode budget until it is prepared.
+                let r = decode::load_rgb_held(&path, Some(INPUT_SIZE))
+                    .map(|(img, _held)| embedder.preprocess.prepare(&img))
+                    .map_err(|e| Failed {
+                        reason: decode::reason(&e, &path),
+                        remember: !decode::is_unreadable(&e),
+                    });
                 if tx.send((i, r)).is_err() {
                     break;
                 }
@@ -236,10 +265,10 @@ fn embed_files(
         }
         drop(tx);
         let mut ok: Vec<(usize, Vec<f32>)> = Vec::with_capacity(BATCH);
-        let mut failed: Vec<(usize, String)> = Vec::new();
+        let mut failed: Vec<(usize, Failed)> = Vec::new();
         let mut done = 0;
         let mut flush = |ok: &mut Vec<(usize, Vec<f32>)>,
-                         failed: &mut Vec<(usize, String)>,
+                         failed: &mut Vec<(usize, Failed)>,
                          done: &mut usize|
          -> Result<()> {
             let inputs: Vec<Vec<f32>> = ok.iter().map(|(_, x)| x.clone()).collect();
@@ -253,18 +282,20 @@ fn embed_files(
                 .zip(&embs)
                 .map(|((i, _), e)| (&files[*i], e.as_slice()))
                 .collect();
+            // Only content errors are remembered; unreadable files are tried again next run.
             let bad: Vec<(&FileEntry, String)> = failed
                 .iter()
-                .map(|(i, r)| (&files[*i], r.clone()))
+                .filter(|(_, f)| f.remember)
+                .map(|(i, f)| (&files[*i], f.reason.clone()))
                 .collect();
             cache.store(model, &stored, &bad)?;
-            for (i, reason) in failed.iter() {
+            for (i, f) in failed.iter() {
                 let path = root.join(&files[*i].rel);
                 on_event(Event::Skipped {
                     path: path.clone(),
-                    reason: reason.clone(),
+                    reason: f.reason.clone(),
                 });
-                summary.skipped.push(skipped(&path, reason.clone()));
+                summary.skip(&path, f.reason.clone());
             }
             summary.embedded += stored.len();
             for ((i, _), e) in ok.iter().zip(embs) {

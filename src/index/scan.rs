@@ -8,8 +8,12 @@ use std::time::UNIX_EPOCH;
 use anyhow::{bail, Context, Result};
 use walkdir::{DirEntry, WalkDir};
 
-/// Photo formats we decode, by extension (case-insensitive); everything else is ignored.
-pub const IMAGE_EXTENSIONS: &[&str] = &["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"];
+/// Photo formats we decode, by extension (case-insensitive), and the phone formats we list
+/// so that they are reported as unsupported rather than silently ignored; everything else is
+/// ignored.
+pub const IMAGE_EXTENSIONS: &[&str] = &[
+    "jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff", "heic", "heif", "avif",
+];
 
 #[derive(Debug, Clone, Copy)]
 pub struct ScanOptions {
