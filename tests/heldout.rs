@@ -248,12 +248,12 @@ fn table_faithfulness_held_out_half() {
                 let f =
                     faithfulness::evaluate_in(e, &space, &pa.input, &pb.embedding, &map, i as u64)
                         .unwrap();
-                beats += usize::from(f.deletion_auc < f.random_deletion_auc);
+                beats += usize::from(f.scores.deletion_auc < f.scores.random_deletion_auc);
                 for (s, v) in acc.iter_mut().zip([
-                    f.deletion_auc,
-                    f.random_deletion_auc,
-                    f.insertion_auc,
-                    f.random_insertion_auc,
+                    f.scores.deletion_auc,
+                    f.scores.random_deletion_auc,
+                    f.scores.insertion_auc,
+                    f.scores.random_insertion_auc,
                 ]) {
                     *s += v as f64 / pairs.len() as f64;
                 }

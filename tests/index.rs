@@ -81,7 +81,23 @@ fn index_json(dir: &Path, db: &Path, extra: &[&str]) -> Value {
         "--json",
     ];
     args.extend_from_slice(extra);
-    serde_json::from_slice(&run(&args).stdout).unwrap()
+    let out = simtui().args(&args).output().unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "simtui {args:?}: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    // The README's rule: 0 when every file was usable, 1 when some were skipped.
+    let skipped = v["skipped"].as_array().map_or(0, Vec::len);
+    let expected = if skipped == 0 { 0 } else { 1 };
+    assert_eq!(
+        out.status.code(),
+        Some(expected),
+        "simtui {args:?} skipped {skipped}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    v
 }
 
 #[test]

@@ -315,6 +315,96 @@ fn maps_then_faithfulness_arrive_and_the_wish_ends_only_after_both() {
 }
 
 #[test]
+fn the_instant_exact_map_shows_first_and_the_asked_for_method_replaces_it() {
+    let mut app = app();
+    keys(&mut app, "s");
+    let key = app.pair_key().unwrap();
+    app.commands.clear();
+    // The worker's first answer: the exact decomposition, marked as being refined.
+    let mut instant = pair_maps(None);
+    instant.shown = Method::Decomposition;
+    instant.refining = true;
+    app.update(Action::Worker(Msg::Map {
+        key,
+        result: Ok(instant),
+    }));
+    let t = render(&mut app, 160, 48);
+    let screen = text(&t);
+    assert!(
+        screen.contains("decomposition") && screen.contains("refining to gradcam"),
+        "{screen}"
+    );
+    assert!(explain_commands(&mut app).is_empty(), "the wish stays open");
+    // The method's own maps replace it.
+    app.update(Action::Worker(Msg::Map {
+        key,
+        result: Ok(pair_maps(Some(faith()))),
+    }));
+    let screen = text(&render(&mut app, 160, 48));
+    assert!(!screen.contains("refining"), "{screen}");
+    assert!(screen.contains("overlay on · gradcam"), "{screen}");
+    assert_eq!(explain_commands(&mut app), [None]);
+}
+
+#[test]
+fn d_swaps_to_both_signs_and_back_in_every_drawn_pair() {
+    let mut app = app();
+    keys(&mut app, "s");
+    let key = app.pair_key().unwrap();
+    let maps = pair_maps(Some(faith()));
+    let (positive, signed) = (maps.query.clone(), maps.other[0].clone());
+    app.update(Action::Worker(Msg::Map {
+        key,
+        result: Ok(maps),
+    }));
+    let on_screen = |app: &App| match app.current_maps() {
+        Some(Slot::Ready(m)) => m.query.clone(),
+        other => panic!("maps not ready: {other:?}"),
+    };
+    assert!(Arc::ptr_eq(&on_screen(&app), &positive));
+    keys(&mut app, "d");
+    assert!(app.overlay.signed);
+    assert!(Arc::ptr_eq(&on_screen(&app), &signed));
+    assert!(text(&render(&mut app, 160, 48)).contains("against"));
+    // Maps arriving while signed is on come in the signed drawing too.
+    let mut fresh = pair_maps(None);
+    fresh.other[0] = signed.clone();
+    app.update(Action::Worker(Msg::Map {
+        key,
+        result: Ok(fresh),
+    }));
+    assert!(Arc::ptr_eq(&on_screen(&app), &signed));
+    keys(&mut app, "d");
+    assert!(!app.overlay.signed);
+    assert!(!Arc::ptr_eq(&on_screen(&app), &signed));
+}
+
+#[test]
+fn q_finishes_a_pending_export_first_and_a_second_q_abandons_it() {
+    let mut app = app();
+    keys(&mut app, "e");
+    assert_eq!(app.exports_pending, 1);
+    keys(&mut app, "q");
+    assert!(!app.quit, "the export the user asked for is written first");
+    assert_eq!(
+        app.status.as_deref(),
+        Some("finishing 1 export… (q again abandons it)")
+    );
+    app.update(Action::Worker(Msg::Exported(Ok(PathBuf::from(
+        "/exports/x.png",
+    )))));
+    assert!(app.quit, "quits once the export is written");
+
+    let mut again = self::app();
+    keys(&mut again, "e");
+    keys(&mut again, "q");
+    assert!(!again.quit);
+    keys(&mut again, "q");
+    assert!(again.quit, "a second q abandons it");
+    assert_eq!(again.exports_pending, 1, "and the exit says so (tui::run)");
+}
+
+#[test]
 fn e_exports_the_current_pair_and_o_opens_the_focused_photo() {
     let mut app = app();
     app.commands.clear();
@@ -545,10 +635,18 @@ fn faith() -> [Faith; 2] {
 fn pair_maps(faith: Option<[Faith; 2]>) -> PairMaps {
     let map = hot_top_left();
     let scale = Scale::shared(&[&map, &map]);
+    let signed = Scale::signed_for_pair(&map, &map);
     PairMaps {
         score: 0.912,
         query: Arc::new(overlay(&photo(160, 120, 1), &map, &scale)),
         neighbour: Arc::new(overlay(&photo(120, 160, 2), &map, &scale)),
+        other: [
+            Arc::new(overlay(&photo(160, 120, 1), &map, &signed)),
+            Arc::new(overlay(&photo(120, 160, 2), &map, &signed)),
+        ],
+        signed: false,
+        shown: Method::Gradcam,
+        refining: false,
         millis: 1234.0,
         faith,
         faith_error: None,
@@ -633,6 +731,27 @@ fn image_colours(t: &Terminal<TestBackend>, w: u16, h: u16) -> String {
 fn screen_80x24_with_saliency() {
     let mut app = shown_app();
     let t = render(&mut app, 80, 24);
+    // The verdicts fit even at 80 columns (faith() beats random for the query, not the
+    // neighbour), and the status bar keeps its key hints.
+    let screen = text(&t);
+    let line = |label: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(label) && l.contains("del"))
+            .unwrap_or_else(|| panic!("no {label} line: {screen}"))
+            .to_string()
+    };
+    assert!(line("query").contains("✓"), "{screen}");
+    assert!(line("neighbour").contains("✗"), "{screen}");
+    assert!(
+        screen
+            .lines()
+            .last()
+            .unwrap()
+            .trim_end()
+            .ends_with("? help"),
+        "the status bar ends with where the keys are: {screen}"
+    );
     insta::assert_snapshot!("screen_80x24", text(&t));
     insta::assert_snapshot!("heatmap_cells_80x24", image_colours(&t, 80, 24));
 }

@@ -16,7 +16,7 @@ use crate::engine::Embedder;
 use crate::explain::faithfulness::Scores;
 use crate::explain::pair::{self, always, PairService, Photo};
 use crate::explain::{Baseline, Explainer, Method, Params, SaliencyMap, DEFAULT_METHOD};
-use crate::render::figure::{self, Panel, ReportRow};
+use crate::render::figure::{self, Look, Panel, ReportRow};
 use crate::render::{raw_map, Scale};
 use crate::search::EmbeddingMatrix;
 use crate::space::Space;
@@ -167,6 +167,9 @@ pub struct ExplainArgs {
     /// Replace existing output files (never one of the two photos)
     #[arg(long)]
     pub force: bool,
+    /// Draw both signs: red where a region makes the pair alike, blue where it argues against
+    #[arg(long)]
+    pub signed: bool,
     #[command(flatten)]
     pub method: MethodArgs,
 }
@@ -187,6 +190,9 @@ pub struct ReportArgs {
     /// Replace an existing output file (never a photo of the folder or the query)
     #[arg(long)]
     pub force: bool,
+    /// Draw both signs: red where a region makes the pair alike, blue where it argues against
+    #[arg(long)]
+    pub signed: bool,
     #[command(flatten)]
     pub method: MethodArgs,
     #[command(flatten)]
@@ -262,7 +268,17 @@ pub fn explain(embedder: &Embedder, space: Space, args: &ExplainArgs) -> Result<
     let (an, bn) = (pair::file_name(&a.path), pair::file_name(&b.path));
     if let Some(out) = &args.output {
         save_png(
-            &pair::figure(&a, &b, pair, scores.as_ref(), [&an, &bn]),
+            &pair::figure(
+                &a,
+                &b,
+                pair,
+                scores.as_ref(),
+                [&an, &bn],
+                Look {
+                    signed: args.signed,
+                    score_name: pair::score_name(&service.explainer.space),
+                },
+            ),
             out,
         )?;
         files.push(out.clone());
@@ -381,6 +397,10 @@ pub fn report(embedder: &Embedder, space: Space, args: &ReportArgs) -> Result<Ex
         &rows,
         method,
         &crate::text::path(&args.dir),
+        Look {
+            signed: args.signed,
+            score_name: pair::score_name(&service.explainer.space),
+        },
     );
     save_png(&fig, &args.output)?;
     let mut stdout = std::io::stdout().lock();

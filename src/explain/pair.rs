@@ -12,7 +12,7 @@ use image::RgbImage;
 use super::faithfulness::{self, Scores};
 use super::{Explainer, Method, PairExplanation, Prepared};
 use crate::decode;
-use crate::render::figure::{self, Panel};
+use crate::render::figure::{self, Look, Panel};
 use crate::render::{fit, overlay, resize_rgb, Scale};
 
 /// One photo of a pair: full resolution, EXIF-oriented (for figures), and its network input
@@ -134,15 +134,16 @@ impl<'a> PairService<'a> {
 
 /// The report figure of a pair: both photos with their overlays on one shared scale, names,
 /// score, method, colour bar and (when given) the faithfulness figures. `names` are what the
-/// caption shows (the caller sanitises them for its medium).
+/// caption shows (the caller sanitises them for its medium); `signed` draws both signs.
 pub fn figure(
     a: &Photo,
     b: &Photo,
     pair: &PairExplanation,
     scores: Option<&[Scores; 2]>,
     names: [&str; 2],
+    look: Look,
 ) -> RgbImage {
-    figure::pair(
+    figure::pair_in(
         &Panel {
             name: names[0],
             photo: &a.image,
@@ -157,13 +158,33 @@ pub fn figure(
         },
         pair.score,
         pair.method,
+        look,
     )
 }
 
+/// How a space's score is named in figures ("centred similarity", "cosine similarity").
+pub fn score_name(space: &crate::space::Space) -> &'static str {
+    match space.similarity() {
+        crate::space::Similarity::Centred => "centred similarity",
+        crate::space::Similarity::Plain => "cosine similarity",
+    }
+}
+
 /// The overlays the screen shows: each photo shrunk to at most `max_side` pixels a side, its
-/// map drawn over it on the pair's shared scale (the same rule as [`figure`]).
-pub fn overlays(a: &Photo, b: &Photo, pair: &PairExplanation, max_side: u32) -> [RgbImage; 2] {
-    let scale = Scale::for_pair(&pair.a, &pair.b);
+/// map drawn over it on the pair's shared scale (the same rule as [`figure`]); `signed` draws
+/// both signs on the diverging map.
+pub fn overlays(
+    a: &Photo,
+    b: &Photo,
+    pair: &PairExplanation,
+    max_side: u32,
+    signed: bool,
+) -> [RgbImage; 2] {
+    let scale = if signed {
+        Scale::signed_for_pair(&pair.a, &pair.b)
+    } else {
+        Scale::for_pair(&pair.a, &pair.b)
+    };
     let shrink = |img: &RgbImage| {
         let (w, h) = img.dimensions();
         if w.max(h) <= max_side {

@@ -4,7 +4,7 @@
 use image::{Rgb, RgbImage};
 
 use super::text::{self, Style};
-use super::{colormap, fit, overlay, resize_rgb, Scale};
+use super::{colour_on, fit, overlay, resize_rgb, Scale};
 use crate::explain::faithfulness::Scores;
 use crate::explain::{Method, SaliencyMap};
 
@@ -54,7 +54,7 @@ fn blit(dst: &mut RgbImage, src: &RgbImage, x: u32, y: u32) {
 fn colour_bar(img: &mut RgbImage, x: u32, y: u32, h: u32, scale: &Scale) -> u32 {
     for dy in 0..h {
         let t = 1.0 - dy as f32 / (h - 1).max(1) as f32;
-        let c = colormap(t);
+        let c = colour_on(scale, t);
         for dx in 0..BAR_W {
             img.put_pixel(x + dx, y + dy, Rgb(c));
         }
@@ -70,6 +70,9 @@ fn colour_bar(img: &mut RgbImage, x: u32, y: u32, h: u32, scale: &Scale) -> u32 
         let mut label = format_value(scale.lo + t * (scale.hi - scale.lo));
         if i == 4 {
             label.push_str(" (p99.5)");
+        }
+        if i == 0 && scale.is_signed() {
+            label.push_str(" (−p99.5)");
         }
         let lh = text::line_height(&style);
         widest = widest.max(text::draw(
@@ -115,10 +118,37 @@ pub fn peak_px(map: &SaliencyMap, photo: &RgbImage) -> (u32, u32) {
     )
 }
 
+/// How a figure draws its maps and names its score.
+#[derive(Debug, Clone, Copy)]
+pub struct Look<'a> {
+    /// Both signs on a diverging map (red alike, blue against) instead of the positive part.
+    pub signed: bool,
+    /// The score's name in the title, e.g. "centred similarity".
+    pub score_name: &'a str,
+}
+
+impl Default for Look<'_> {
+    fn default() -> Self {
+        Look {
+            signed: false,
+            score_name: "cosine similarity",
+        }
+    }
+}
+
 /// Query and neighbour side by side with their overlays on one shared scale, a title with the
 /// file names, score and method, a colour bar with units and the faithfulness figures.
 pub fn pair(a: &Panel, b: &Panel, score: f32, method: Method) -> RgbImage {
-    let scale = Scale::for_pair(a.map, b.map);
+    pair_in(a, b, score, method, Look::default())
+}
+
+/// [`pair`], drawn and captioned as `look` says.
+pub fn pair_in(a: &Panel, b: &Panel, score: f32, method: Method, look: Look) -> RgbImage {
+    let scale = if look.signed {
+        Scale::signed_for_pair(a.map, b.map)
+    } else {
+        Scale::for_pair(a.map, b.map)
+    };
     let (max_w, max_h) = (560, 420);
     let (aw, ah) = fit(a.photo.width(), a.photo.height(), max_w, max_h);
     let (bw, bh) = fit(b.photo.width(), b.photo.height(), max_w, max_h);
@@ -143,9 +173,15 @@ pub fn pair(a: &Panel, b: &Panel, score: f32, method: Method) -> RgbImage {
     let mut img = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
 
     let subline = format!(
-        "cosine similarity {score:.3} · method: {} · colour: {} (one scale for both)",
+        "{} {score:.3} · method: {} · colour: {} ({}one scale for both)",
+        look.score_name,
         method.name(),
-        method.unit()
+        method.unit(),
+        if look.signed {
+            "red alike, blue against; "
+        } else {
+            ""
+        }
     );
     header(
         &mut img,
@@ -217,6 +253,7 @@ pub fn report(
     rows: &[ReportRow],
     method: Method,
     folder: &str,
+    look: Look,
 ) -> RgbImage {
     let (cell_w, cell_h) = (320u32, 220u32);
     let caption = Style::new(14.0, INK);
@@ -226,9 +263,15 @@ pub fn report(
     let height = top + row_h * rows.len().max(1) as u32 + MARGIN;
     let mut img = RgbImage::from_pixel(width, height, Rgb([255, 255, 255]));
     let subline = format!(
-        "method: {} · colour: {} (one scale per row)",
+        "{} · method: {} · colour: {} ({}one scale per row)",
+        look.score_name,
         method.name(),
-        method.unit()
+        method.unit(),
+        if look.signed {
+            "red alike, blue against; "
+        } else {
+            ""
+        }
     );
     header(
         &mut img,
@@ -248,14 +291,18 @@ pub fn report(
     }
     for (i, row) in rows.iter().enumerate() {
         let y = top + i as u32 * row_h;
-        let scale = Scale::for_pair(row.query_map, row.neighbour.map);
+        let scale = if look.signed {
+            Scale::signed_for_pair(row.query_map, row.neighbour.map)
+        } else {
+            Scale::for_pair(row.query_map, row.neighbour.map)
+        };
         let mut x = MARGIN;
         for (photo, map, label) in [
             (query, row.query_map, format!("query: {query_name}")),
             (
                 row.neighbour.photo,
                 row.neighbour.map,
-                format!("#{} {}  cosine {:.3}", i + 1, row.neighbour.name, row.score),
+                format!("#{} {}  {:.3}", i + 1, row.neighbour.name, row.score),
             ),
         ] {
             let (w, h) = fit(photo.width(), photo.height(), cell_w, cell_h);

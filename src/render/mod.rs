@@ -51,9 +51,54 @@ impl Scale {
         Scale::shared(&[&display_map(a), &display_map(b)])
     }
 
+    /// A symmetric scale for signed maps: ±(the 99.5th percentile of |v| over both drawn maps),
+    /// so equal distances from white mean equal contributions for and against.
+    pub fn signed_for_pair(a: &SaliencyMap, b: &SaliencyMap) -> Scale {
+        let (da, db) = (display_map(a), display_map(b));
+        let mut all: Vec<f32> = da
+            .values
+            .iter()
+            .chain(&db.values)
+            .map(|v| v.abs())
+            .filter(|v| v.is_finite())
+            .collect();
+        if all.is_empty() {
+            return Scale { lo: -1.0, hi: 1.0 };
+        }
+        all.sort_by(f32::total_cmp);
+        let idx = ((CLIP_PERCENTILE / 100.0) * (all.len() - 1) as f32).round() as usize;
+        let mut hi = all[idx.min(all.len() - 1)];
+        if hi <= 0.0 {
+            hi = all.last().copied().filter(|v| *v > 0.0).unwrap_or(1.0);
+        }
+        Scale { lo: -hi, hi }
+    }
+
+    /// Whether the scale is symmetric around 0 (a signed map's).
+    pub fn is_signed(&self) -> bool {
+        self.lo < 0.0
+    }
+
     /// Position of `v` on the colour map, in [0, 1].
     pub fn t(&self, v: f32) -> f32 {
         ((v - self.lo) / (self.hi - self.lo)).clamp(0.0, 1.0)
+    }
+}
+
+/// Diverging colours for signed maps, `t` in [0, 1] with 0.5 = no contribution: blue where a
+/// region argues against the similarity, white where it does nothing, red where it makes the
+/// pair alike (ColorBrewer's RdBu, readable by most colour-blind readers).
+pub fn diverging(t: f32) -> [u8; 3] {
+    let c = colorous::RED_BLUE.eval_continuous(1.0 - t.clamp(0.0, 1.0) as f64);
+    [c.r, c.g, c.b]
+}
+
+/// The colour of `t` on `scale`'s colour map (inferno for one sign, diverging for both).
+pub fn colour_on(scale: &Scale, t: f32) -> [u8; 3] {
+    if scale.is_signed() {
+        diverging(t)
+    } else {
+        colormap(t)
     }
 }
 
@@ -87,15 +132,22 @@ pub fn display_map(map: &SaliencyMap) -> SaliencyMap {
 
 /// The map, upsampled smoothly to the photo, coloured and alpha-blended over it. Opacity grows
 /// with the value, so salient regions glow and the rest of the photo stays readable, dimmed.
-/// `scale` should come from [`Scale::for_pair`].
+/// `scale` should come from [`Scale::for_pair`] (inferno, positive contributions only) or
+/// [`Scale::signed_for_pair`] (diverging: both signs).
 pub fn overlay(photo: &RgbImage, map: &SaliencyMap, scale: &Scale) -> RgbImage {
     let (w, h) = photo.dimensions();
     let m = display_map(map).resized(w as usize, h as usize);
     let mut out = photo.clone();
     for (p, &v) in out.pixels_mut().zip(&m.values) {
         let t = scale.t(v);
-        let c = colormap(t);
-        let a = 0.25 + 0.6 * t;
+        let c = colour_on(scale, t);
+        // Opacity grows with the size of the contribution: away from 0 on a signed scale.
+        let strength = if scale.is_signed() {
+            (2.0 * t - 1.0).abs()
+        } else {
+            t
+        };
+        let a = 0.25 + 0.6 * strength;
         for (x, y) in p.0.iter_mut().zip(c) {
             *x = (*x as f32 * (1.0 - a) + y as f32 * a).round() as u8;
         }

@@ -18,8 +18,19 @@ pub use crate::explain::faithfulness::Scores as Faith;
 #[derive(Debug, Clone)]
 pub struct PairMaps {
     pub score: f32,
+    /// The overlays on screen: positive contributions (inferno), or both signs (diverging)
+    /// after `d`.
     pub query: Arc<RgbImage>,
     pub neighbour: Arc<RgbImage>,
+    /// The other drawing of the same maps, swapped in by `d`.
+    pub other: [Arc<RgbImage>; 2],
+    /// Whether `query`/`neighbour` are the signed drawing.
+    pub signed: bool,
+    /// The method these maps are of: the exact decomposition (instant, from the cells the
+    /// photos already have) while a slower method is computed to replace it.
+    pub shown: Method,
+    /// A slower method is being computed and will replace these maps.
+    pub refining: bool,
     pub millis: f64,
     /// Faithfulness of the query's and the neighbour's map, once measured.
     pub faith: Option<[Faith; 2]>,
@@ -73,6 +84,8 @@ pub enum Action {
     MoreK,
     LessK,
     ToggleSaliency,
+    /// Both signs (diverging colours) or the positive part (inferno).
+    ToggleSigned,
     CycleMethod,
     Export,
     Open,
@@ -112,6 +125,8 @@ pub enum Command {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExplainRequest {
+    /// Draw both signs (exports only: the screen gets both drawings anyway).
+    pub signed: bool,
     pub key: PairKey,
     pub query: PathBuf,
     pub neighbour: PathBuf,

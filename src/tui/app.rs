@@ -56,6 +56,8 @@ pub struct App {
     pub log_hint: String,
     /// Exports asked for and not yet written.
     pub exports_pending: usize,
+    /// `q` was pressed with exports pending: quit once they are written.
+    pub finishing_exports: bool,
     /// Work for the event loop to hand out.
     pub commands: Vec<Command>,
     sent: Sent,
@@ -79,6 +81,7 @@ impl App {
             overlay: Overlay {
                 show: false,
                 method: config.method,
+                signed: false,
             },
             pictures: Pictures::new(),
             progress: Progress {
@@ -95,6 +98,7 @@ impl App {
             export_dir: config.export_dir,
             log_hint: "the log".into(),
             exports_pending: 0,
+            finishing_exports: false,
             commands: Vec::new(),
             sent: Sent::default(),
             layout: ListRows::default(),
@@ -145,6 +149,7 @@ impl App {
             KeyCode::Char('-') | KeyCode::Char('_') => Action::LessK,
             KeyCode::Char('s') => Action::ToggleSaliency,
             KeyCode::Char('m') => Action::CycleMethod,
+            KeyCode::Char('d') => Action::ToggleSigned,
             KeyCode::Char('e') => Action::Export,
             KeyCode::Char('o') => Action::Open,
             KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
@@ -221,6 +226,11 @@ impl App {
             Action::MoreK => self.set_k(self.neighbours.k + 1),
             Action::LessK => self.set_k(self.neighbours.k.saturating_sub(1)),
             Action::ToggleSaliency => self.overlay.show = !self.overlay.show,
+            Action::ToggleSigned => {
+                self.overlay.signed = !self.overlay.signed;
+                self.overlay.show = true;
+                self.pictures.draw_signed(self.overlay.signed);
+            }
             Action::CycleMethod => {
                 self.overlay.method = self.overlay.method.next();
                 self.overlay.show = true;
@@ -239,6 +249,19 @@ impl App {
             Action::Quit => {
                 if self.help {
                     self.help = false;
+                } else if self.exports_pending > 0 && !self.finishing_exports {
+                    // An export the user asked for is written before simtui ends.
+                    self.finishing_exports = true;
+                    self.say(format!(
+                        "finishing {} export{}… (q again abandons {})",
+                        self.exports_pending,
+                        if self.exports_pending == 1 { "" } else { "s" },
+                        if self.exports_pending == 1 {
+                            "it"
+                        } else {
+                            "them"
+                        }
+                    ));
                 } else {
                     self.quit = true;
                 }

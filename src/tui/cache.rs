@@ -51,6 +51,11 @@ impl<K: Hash + Eq + Clone, V> BoundedCache<K, V> {
         self.entries.get(key).map(|(v, _)| v)
     }
 
+    /// Every value, to change in place; not a use.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.entries.values_mut().map(|(v, _)| v)
+    }
+
     /// Changes an entry in place; not a use (its place in the eviction order stays).
     pub fn get_mut<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
     where

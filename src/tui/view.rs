@@ -16,7 +16,7 @@ use super::app::{App, FileState, Focus, Phase, Slot};
 use super::blocks::{self, ColorMode};
 use super::graphics;
 use super::scroll::list_window;
-use crate::render::colormap;
+use crate::render::{colormap, diverging};
 
 /// Below this size the layout cannot show a list and two photos.
 pub const MIN_WIDTH: u16 = 60;
@@ -266,7 +266,11 @@ fn neighbours(app: &App, area: Rect, buf: &mut Buffer) {
     use ratatui::widgets::Widget;
     let focused = app.focus == Focus::Neighbours;
     let title = Line::from(format!(" Neighbours k={} ", app.neighbours.k)).bold();
-    let block = focus_block(title, focused).title_bottom(Line::from(" cosine ").dim());
+    let score = match app.files.matrix.space().similarity() {
+        crate::space::Similarity::Centred => " centred similarity ",
+        crate::space::Similarity::Plain => " cosine ",
+    };
+    let block = focus_block(title, focused).title_bottom(Line::from(score).dim());
     let body = block.inner(area);
     block.render(area, buf);
 
@@ -490,13 +494,21 @@ fn faith_line(label: &str, f: &Faith, width: u16) -> Line<'static> {
     // score depends on.
     let better = f.beats_random();
     let narrow = width < 90;
+    // Below ~56 columns even the short form would push the verdict off the panel: the
+    // verdict comes first then, and the figures take what is left.
+    let tiny = width < 56;
     let verdict = match (better, narrow) {
         (true, false) => Span::styled("✓ beats random", Style::new().fg(Color::Green)),
         (true, true) => Span::styled("✓", Style::new().fg(Color::Green)),
         (false, false) => Span::styled("✗ no better than random", Style::new().fg(Color::Red)),
         (false, true) => Span::styled("✗ ≤ random", Style::new().fg(Color::Red)),
     };
-    let figures = if narrow {
+    let figures = if tiny {
+        format!(
+            " del {:.2}/{:.2} ins {:.2}/{:.2}",
+            f.deletion_auc, f.random_deletion_auc, f.insertion_auc, f.random_insertion_auc
+        )
+    } else if narrow {
         format!(
             "del {:.2} (rand {:.2}) ins {:.2} (rand {:.2}) ",
             f.deletion_auc, f.random_deletion_auc, f.insertion_auc, f.random_insertion_auc
@@ -507,6 +519,13 @@ fn faith_line(label: &str, f: &Faith, width: u16) -> Line<'static> {
             f.deletion_auc, f.random_deletion_auc, f.insertion_auc, f.random_insertion_auc
         )
     };
+    if tiny {
+        return Line::from(vec![
+            Span::raw(format!("{label:<9} ")),
+            verdict,
+            Span::raw(figures),
+        ]);
+    }
     Line::from(vec![
         Span::raw(format!("{label:<9} ")),
         Span::raw(figures),
@@ -536,15 +555,15 @@ fn info(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         match app.current_maps() {
             Some(Slot::Ready(m)) => {
-                lines.push(Line::from(vec![
+                let mut spans = vec![
                     Span::raw("overlay on · "),
-                    Span::raw(method).bold(),
-                    Span::raw(format!(
-                        " · map score {:.3} · {}",
-                        m.score,
-                        fmt_ms(m.millis)
-                    )),
-                ]));
+                    Span::raw(m.shown.name()).bold(),
+                    Span::raw(format!(" · score {:.3} · {}", m.score, fmt_ms(m.millis))),
+                ];
+                if m.refining {
+                    spans.push(Span::raw(format!(" · refining to {method}…")).dim());
+                }
+                lines.push(Line::from(spans));
                 match &m.faith {
                     Some([fq, fnb]) => {
                         lines.push(faith_line("query", fq, body.width));
@@ -570,20 +589,27 @@ fn info(app: &App, area: Rect, buf: &mut Buffer) {
     // Colour bar on the last line: what the colours mean.
     if body.height >= 4 {
         let y = body.bottom() - 1;
-        let label = Span::raw("low ");
+        let signed = app.overlay.signed;
+        let label = Span::raw(if signed { "against " } else { "low " });
         let mut x = body.x;
         x = buf.set_span(x, y, &label, body.width).0;
         let bar_w = 24.min(body.width.saturating_sub(40));
         for i in 0..bar_w {
-            let c = colormap((i as f32 + 0.5) / bar_w as f32);
+            let t = (i as f32 + 0.5) / bar_w as f32;
+            let c = if signed { diverging(t) } else { colormap(t) };
             buf[(x + i, y)]
                 .set_char(' ')
                 .set_bg(Color::Rgb(c[0], c[1], c[2]));
         }
         x += bar_w;
+        let shown = match app.current_maps() {
+            Some(Slot::Ready(m)) => m.shown,
+            _ => app.overlay.method,
+        };
         let rest = format!(
-            " high · {} · shared scale, clipped at p99.5",
-            app.overlay.method.unit()
+            " {} · {} · shared scale, clipped at p99.5",
+            if signed { "alike" } else { "high" },
+            shown.unit()
         );
         buf.set_stringn(x, y, rest, (body.right() - x) as usize, Style::new().dim());
     }
@@ -634,12 +660,29 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
     spans.push(Span::raw(" │ "));
     match &app.status {
         Some(s) => spans.push(Span::raw(s.clone()).yellow()),
-        None => spans.push(
-            Span::raw(
-                "j/k move · Tab lists · Enter follow · ⌫ back · s saliency · e export · ? help",
-            )
-            .dim(),
-        ),
+        None => {
+            // As many hints as fit, always ending with where the rest are.
+            let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+            let room = (area.width as usize).saturating_sub(used);
+            const HINTS: [&str; 6] = [
+                "j/k move",
+                "Tab lists",
+                "Enter follow",
+                "⌫ back",
+                "s saliency",
+                "e export",
+            ];
+            let mut text = String::new();
+            for h in HINTS {
+                let candidate = format!("{text}{h} · ");
+                if candidate.chars().count() + "? help".len() > room {
+                    break;
+                }
+                text = candidate;
+            }
+            text.push_str("? help");
+            spans.push(Span::raw(text).dim());
+        }
     }
     let line = Line::from(spans);
     // Both colours: with only the background set, a light-themed terminal (black text on
@@ -677,6 +720,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("+ -", "more / fewer neighbours"),
     ("s", "saliency overlay on both photos"),
     ("m", "next saliency method"),
+    (
+        "d",
+        "both signs: red makes the pair alike, blue argues against",
+    ),
     ("e", "export the pair with its heatmaps as PNG"),
     ("o", "open the photo in the system viewer"),
     ("/", "filter the file list (Enter keeps, Esc clears)"),
@@ -686,8 +733,8 @@ pub const KEYS: &[(&str, &str)] = &[
 
 fn help(area: Rect, buf: &mut Buffer) {
     use ratatui::widgets::Widget;
-    let w = 64.min(area.width);
-    let h = (KEYS.len() as u16 + 4).min(area.height);
+    let w = 76.min(area.width);
+    let h = (KEYS.len() as u16 + 4 + MEANING.len() as u16 + 1).min(area.height);
     let r = Rect::new(
         area.x + (area.width - w) / 2,
         area.y + (area.height - h) / 2,
@@ -709,8 +756,18 @@ fn help(area: Rect, buf: &mut Buffer) {
         })
         .collect();
     lines.insert(0, Line::from(""));
+    lines.push(Line::from(""));
+    lines.extend(MEANING.iter().map(|l| Line::from(format!(" {l}")).dim()));
     Paragraph::new(lines).block(block).render(r, buf);
 }
+
+/// What the numbers and colours mean, under the keys.
+const MEANING: &[&str] = &[
+    "Score: centred similarity, the cosine of the two photos' features",
+    "after the average photo's is taken away: unrelated ≈ 0, duplicates ≈ 1.",
+    "Map: how much of the score each region gives (bright = most;",
+    "with d, red regions make the pair alike and blue ones argue against).",
+];
 
 #[cfg(test)]
 mod tests {

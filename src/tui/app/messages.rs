@@ -26,6 +26,7 @@ impl App {
             sanitize::path(&self.export_dir)
         ));
         self.commands.push(Command::Export(ExplainRequest {
+            signed: self.overlay.signed,
             key: (q, n, self.overlay.method),
             query: self.files.path_of(q),
             neighbour: self.files.path_of(n),
@@ -52,7 +53,12 @@ impl App {
             }
             Msg::Map { key, result } => {
                 let slot = match result {
-                    Ok(m) => Slot::Ready(m),
+                    Ok(mut m) => {
+                        if m.signed != self.overlay.signed {
+                            swap_drawing(&mut m);
+                        }
+                        Slot::Ready(m)
+                    }
                     Err(e) => Slot::Failed(sanitize::sanitize(&e)),
                 };
                 self.pictures.maps.insert(key, slot);
@@ -73,6 +79,9 @@ impl App {
                     Ok(p) => format!("exported {}", sanitize::path(&p)),
                     Err(e) => format!("export failed: {}", sanitize::sanitize(&e)),
                 });
+                if self.finishing_exports && self.exports_pending == 0 {
+                    self.quit = true;
+                }
             }
             Msg::Opened(r) => self.say(match r {
                 Ok(p) => format!("opened {}", sanitize::path(&p)),
@@ -167,4 +176,11 @@ impl App {
         }
         self.query_changed(false);
     }
+}
+
+/// Swaps the drawing on screen with the other one (positive part ↔ both signs).
+pub(super) fn swap_drawing(m: &mut crate::tui::action::PairMaps) {
+    std::mem::swap(&mut m.query, &mut m.other[0]);
+    std::mem::swap(&mut m.neighbour, &mut m.other[1]);
+    m.signed = !m.signed;
 }

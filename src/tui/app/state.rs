@@ -166,6 +166,8 @@ impl Neighbours {
 pub struct Overlay {
     pub show: bool,
     pub method: Method,
+    /// Draw both signs of the maps (red alike, blue against).
+    pub signed: bool,
 }
 
 /// What the workers have drawn: previews by entry and pair maps by pair, both bounded.
@@ -179,6 +181,17 @@ impl Pictures {
         Pictures {
             previews: BoundedCache::new(PREVIEW_CACHE),
             maps: BoundedCache::new(MAP_CACHE),
+        }
+    }
+
+    /// Puts the drawing `signed` asks for on screen in every pair already drawn.
+    pub(super) fn draw_signed(&mut self, signed: bool) {
+        for slot in self.maps.values_mut() {
+            if let Slot::Ready(m) = slot {
+                if m.signed != signed {
+                    super::messages::swap_drawing(m);
+                }
+            }
         }
     }
 }

@@ -73,6 +73,7 @@ impl App {
         };
         let explain = match (self.overlay.show, self.pair_key()) {
             (true, Some(key)) if !finished(self.pictures.maps.get(&key)) => Some(ExplainRequest {
+                signed: false,
                 key,
                 query: self.files.path_of(key.0),
                 neighbour: self.files.path_of(key.1),

@@ -11,10 +11,11 @@ use crate::tui::sanitize;
 /// `simtui-QUERY-vs-NEIGHBOUR-METHOD`, from sanitised file stems.
 pub fn export_stem(r: &ExplainRequest) -> String {
     format!(
-        "simtui-{}-vs-{}-{}",
+        "simtui-{}-vs-{}-{}{}",
         sanitize::file_stem(&r.query),
         sanitize::file_stem(&r.neighbour),
-        r.key.2.name()
+        r.key.2.name(),
+        if r.signed { "-signed" } else { "" }
     )
 }
 
@@ -72,6 +73,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         let img = RgbImage::from_pixel(4, 4, image::Rgb([1, 2, 3]));
         let r = ExplainRequest {
+            signed: false,
             key: (0, 1, Method::Gradient),
             query: "x/a b.jpg".into(),
             neighbour: "y/c\x1b[2J.png".into(),

@@ -16,7 +16,8 @@ use super::{wait_for, Shared, WorkerConfig};
 use crate::engine::Embedder;
 use crate::explain::faithfulness::Scores;
 use crate::explain::pair::{self, always, Maps, PairService, Photo};
-use crate::explain::Explainer;
+use crate::explain::{Explainer, Method};
+use crate::render::figure::Look;
 use crate::tui::action::{ExplainRequest, Msg, PairKey, PairMaps};
 use crate::tui::cache::BoundedCache;
 use crate::tui::jobs::Latest;
@@ -218,7 +219,56 @@ impl<'a> SaliencyWorker<'a> {
         Ok(Some(s))
     }
 
+    /// The pair's maps as the screen shows them: both drawings (positive part and both signs).
+    fn pair_maps(&self, key: PairKey, a: &Photo, b: &Photo, refining: bool) -> PairMaps {
+        let c = self.computed(key);
+        let pair = &c.maps.explanation;
+        let [query, neighbour] = pair::overlays(a, b, pair, PREVIEW_SIDE, false);
+        let [sq, sn] = pair::overlays(a, b, pair, PREVIEW_SIDE, true);
+        PairMaps {
+            score: pair.score,
+            query: Arc::new(query),
+            neighbour: Arc::new(neighbour),
+            other: [Arc::new(sq), Arc::new(sn)],
+            signed: false,
+            shown: pair.method,
+            refining,
+            millis: c.maps.millis,
+            faith: c.scores,
+            faith_error: None,
+        }
+    }
+
+    /// While a slower method is computed, the exact decomposition (from the cells both photos
+    /// already carry: no network pass) is on screen at once, marked as being refined.
+    fn instant(&mut self, r: &ExplainRequest, current: &dyn Fn() -> bool) -> Result<(), Cancelled> {
+        let (q, n, method) = r.key;
+        if method == Method::Decomposition || self.computed.contains_key(&r.key) {
+            return Ok(());
+        }
+        let exact = ExplainRequest {
+            signed: false,
+            key: (q, n, Method::Decomposition),
+            query: r.query.clone(),
+            neighbour: r.neighbour.clone(),
+        };
+        // A failure here is reported by the method's own run just after.
+        if let Ok(Ok((a, b))) = self.maps(&exact, current) {
+            let maps = self.pair_maps(exact.key, &a, &b, true);
+            let _ = self.tx.send(Msg::Map {
+                key: r.key,
+                result: Ok(maps),
+            });
+        }
+        if current() {
+            Ok(())
+        } else {
+            Err(Cancelled)
+        }
+    }
+
     fn explain(&mut self, r: &ExplainRequest, current: &dyn Fn() -> bool) -> Result<(), Cancelled> {
+        self.instant(r, current)?;
         let (a, b) = match self.maps(r, current) {
             Ok(Ok(ab)) => ab,
             Ok(Err(Cancelled)) => return Err(Cancelled),
@@ -235,16 +285,7 @@ impl<'a> SaliencyWorker<'a> {
                 return Ok(());
             }
         };
-        let c = self.computed(r.key);
-        let [query, neighbour] = pair::overlays(&a, &b, &c.maps.explanation, PREVIEW_SIDE);
-        let maps = PairMaps {
-            score: c.maps.explanation.score,
-            query: Arc::new(query),
-            neighbour: Arc::new(neighbour),
-            millis: c.maps.millis,
-            faith: c.scores,
-            faith_error: None,
-        };
+        let maps = self.pair_maps(r.key, &a, &b, false);
         let have_faith = maps.faith.is_some();
         let _ = self.tx.send(Msg::Map {
             key: r.key,
@@ -269,20 +310,26 @@ impl<'a> SaliencyWorker<'a> {
         Ok(())
     }
 
+    /// Writes the figure of the maps on screen at once: with the faithfulness figures when
+    /// they are measured already, without them otherwise (measuring takes seconds; the export
+    /// should not).
     fn export(&mut self, r: &ExplainRequest) -> Result<PathBuf> {
         let (a, b) = match self.maps(r, &always)? {
             Ok(ab) => ab,
             Err(Cancelled) => unreachable!("exports are never cancelled"),
         };
-        let scores = self.scores(r, &a, &b, &always)?;
         let c = self.computed(r.key);
         let names = [name_of(&r.query), name_of(&r.neighbour)];
         let fig = pair::figure(
             &a,
             &b,
             &c.maps.explanation,
-            scores.as_ref(),
+            c.scores.as_ref(),
             [&names[0], &names[1]],
+            Look {
+                signed: r.signed,
+                score_name: pair::score_name(&self.service.explainer.space),
+            },
         );
         write_new_png(&fig, &self.config.export_dir, &export_stem(r))
     }
