@@ -117,15 +117,28 @@ impl EmbeddingMatrix {
         self.paths.is_empty()
     }
 
+    /// Row `i` as stored: already in the matrix's space and unit length — not a raw feature,
+    /// so not something to pass to [`Self::top_k`] (use [`Self::top_k_of_row`]).
     pub fn row(&self, i: usize) -> &[f32] {
         &self.data[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// The `k` rows most similar to row `i` (a photo of the matrix as the query), best first,
+    /// skipping `i` itself.
+    pub fn top_k_of_row(&self, i: usize, k: usize) -> Vec<(usize, f32)> {
+        let q = self.row(i).to_vec();
+        self.top_k_unit(&q, k, Some(i))
     }
 
     /// The `k` rows most similar to `query` (a raw feature, any scale), best first, skipping
     /// `exclude`.
     pub fn top_k(&self, query: &[f32], k: usize, exclude: Option<usize>) -> Vec<(usize, f32)> {
         assert_eq!(query.len(), self.dim);
-        let q = self.space.unit(query);
+        self.top_k_unit(&self.space.unit(query), k, exclude)
+    }
+
+    /// [`Self::top_k`] of a query already in the space at unit length.
+    fn top_k_unit(&self, q: &[f32], k: usize, exclude: Option<usize>) -> Vec<(usize, f32)> {
         const ROWS: usize = 4096;
         let partial: Vec<Vec<(usize, f32)>> = self
             .data
@@ -133,7 +146,7 @@ impl EmbeddingMatrix {
             .enumerate()
             .map(|(c, rows)| {
                 let mut scores = vec![0f32; rows.len() / self.dim];
-                dots(rows, self.dim, &q, &mut scores);
+                dots(rows, self.dim, q, &mut scores);
                 let mut best = Vec::with_capacity(k + 1);
                 for (j, s) in scores.into_iter().enumerate() {
                     let i = c * ROWS + j;
@@ -239,6 +252,27 @@ mod tests {
         let r = mat.top_k(&[1.0, 0.0, 0.0], 2, Some(0));
         assert_eq!(r.iter().map(|x| x.0).collect::<Vec<_>>(), vec![3, 1]);
         assert!(r[0].1 > r[1].1 && r[0].1 <= 1.0);
+    }
+
+    #[test]
+    fn a_row_as_query_scores_like_its_raw_feature_in_a_centred_space() {
+        // The stored rows are centred already: ranking by a row must not centre it again.
+        let rows = vec![
+            vec![5.0, 0.0, 1.0],
+            vec![5.0, 1.0, 0.0],
+            vec![5.2, 2.0, 0.1],
+        ];
+        let space = Space::centred_on(vec![5.0, 0.5, 0.5], "test");
+        let paths = vec!["a".into(), "b".into(), "c".into()];
+        let mat = EmbeddingMatrix::in_space(paths, &rows, space.clone());
+        let by_row = mat.top_k_of_row(2, 2);
+        let by_raw = mat.top_k(&rows[2], 2, Some(2));
+        assert_eq!(by_row.len(), 2);
+        for ((i, s), (j, t)) in by_row.iter().zip(&by_raw) {
+            assert_eq!(i, j);
+            assert!((s - t).abs() < 1e-6);
+            assert!((s - space.score(&rows[2], &rows[*i])).abs() < 1e-6);
+        }
     }
 
     #[test]

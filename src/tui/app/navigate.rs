@@ -105,11 +105,10 @@ impl App {
         self.neighbours.list.clear();
         if let Some(q) = self.query() {
             if let FileState::Embedded(row) = self.files.entries[q].state {
-                let query = self.files.matrix.row(row).to_vec();
                 self.neighbours.list = self
                     .files
                     .matrix
-                    .top_k(&query, self.neighbours.k, Some(row))
+                    .top_k_of_row(row, self.neighbours.k)
                     .into_iter()
                     .map(|(r, s)| (self.files.row_entry[r], s))
                     .collect();
