@@ -11,10 +11,12 @@ macro_rules! note {
 }
 
 mod bench;
+mod compare;
 mod embed;
 mod explain;
 mod index;
 pub mod output;
+mod region;
 mod tui_args;
 
 use std::path::{Path, PathBuf};
@@ -111,9 +113,13 @@ pub enum Command {
         k: usize,
         #[command(flatten)]
         folder: FolderArgs,
-        /// [{"path", "score"}]
+        /// [{"path", "score"}] (with --region also "first_pass_score" and "box")
         #[arg(long)]
         json: bool,
+        /// Search for this rectangle of IMG (pixels of the upright photo) and say where each
+        /// result holds it
+        #[arg(long, value_name = "X0,Y0,X1,Y1")]
+        region: Option<crate::index::region::Region>,
     },
     /// Groups of near-duplicates (each member linked to its group at cosine ≥ threshold)
     Dups {
@@ -150,6 +156,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Measure forward throughput and saliency cost, against PyTorch when it is installed
     Bench(BenchArgs),
+    /// Are A and B the same picture? Prints their score; exit 0 at or above the threshold, 1 below
+    Compare(compare::CompareArgs),
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -179,6 +187,23 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             k,
             folder,
             json,
+            region: Some(region),
+        }) => region::similar_region(
+            &Embedder::new(weights, pre)?,
+            &image,
+            region,
+            &dir,
+            k,
+            &merged(folder),
+            json,
+        ),
+        Some(Command::Similar {
+            image,
+            dir,
+            k,
+            folder,
+            json,
+            region: None,
         }) => index::similar(
             &Embedder::new(weights, pre)?,
             &image,
@@ -231,6 +256,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Classify { images, top, json }) => {
             embed::classify(&Embedder::new(weights, pre)?, &images, top, json)
         }
+        Some(Command::Compare(args)) => compare::compare(&Embedder::new(weights, pre)?, &args),
         Some(Command::Bench(args)) => {
             crate::bench::run(&Embedder::new(weights, pre)?, &args.into())?;
             Ok(ExitCode::SUCCESS)
