@@ -167,3 +167,47 @@ fn region_search_finds_the_cropped_bird_and_says_where() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn explain_correspondence_draws_the_pairs_and_lists_them_with_boxes() {
+    let out_png = std::env::temp_dir().join(format!("simtui-corr-{}.png", std::process::id()));
+    let png = out_png.to_string_lossy().into_owned();
+    let (crop, original) = (
+        photo("bird_kingfisher_crop.jpg"),
+        photo("bird_kingfisher.jpg"),
+    );
+    let out = simtui(&[
+        "explain",
+        "--correspondence",
+        "--json",
+        &crop,
+        &original,
+        "-o",
+        &png,
+        "--force",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pairs = v["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 12);
+    let listed: f64 = pairs
+        .iter()
+        .map(|p| p["contribution"].as_f64().unwrap())
+        .sum();
+    assert!((listed - v["listed_sum"].as_f64().unwrap()).abs() < 1e-4);
+    // The crop's bird (upper middle of 768×432) pairs with the original's bird.
+    let a: Vec<u64> = pairs[0]["a_box"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    assert!(a[2] <= 768 && a[3] <= 432 && a[0] < a[2], "{a:?}");
+    let img = image::open(&out_png).unwrap();
+    assert!(img.width() > 800 && img.height() > 300);
+    std::fs::remove_file(&out_png).unwrap();
+}

@@ -10,12 +10,14 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde::Serialize;
 
-use super::output::JsonPath;
+use super::explain::ExplainArgs;
+use super::output::{check_outputs, human, JsonPath};
 use crate::engine::Embedder;
 use crate::explain::correspondence::{CellPair, Correspondence};
 use crate::explain::pair::file_name;
 use crate::index::query::embed_like_index;
 use crate::index::region::cell_features;
+use crate::render::correspondence::{figure, DEFAULT_PAIRS};
 use crate::space::Similarity;
 
 /// Cell pairs `--json` lists.
@@ -67,13 +69,7 @@ pub fn compare(embedder: &Embedder, args: &CompareArgs) -> Result<ExitCode> {
         let fa = maps.next().context("a's cell map")??;
         let fb = maps.next().context("b's cell map")??;
         let m = Correspondence::between(&space, &fa.feature_map, &fb.feature_map)?;
-        let pair = |p: CellPair| JsonPair {
-            a: p.a,
-            b: p.b,
-            contribution: p.contribution,
-            a_box: m.cell_box(p.a, fa.width, fa.height),
-            b_box: m.cell_box(p.b, fb.width, fb.height),
-        };
+        let pair = |p| json_pair(&m, p, (fa.width, fa.height), (fb.width, fb.height));
         let o = CompareOutput {
             a: JsonPath::new(&args.a),
             b: JsonPath::new(&args.b),
@@ -99,4 +95,96 @@ pub fn compare(embedder: &Embedder, args: &CompareArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// `explain A B --correspondence [-o PNG] [--json]`: the pair's strongest cell pairs in the
+/// centred space, drawn and/or listed. Photos are decoded at full size, as `explain` does.
+pub fn explain_correspondence(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
+    let outputs: Vec<PathBuf> = args.output.iter().cloned().collect();
+    check_outputs(&outputs, args.force, &[args.a.as_path(), args.b.as_path()])?;
+    let space = embedder.space(Similarity::Centred);
+    let load = |p: &PathBuf| -> Result<(image::RgbImage, candle_core::Tensor)> {
+        let photo = crate::decode::load_rgb(p)?;
+        let x = crate::model::preprocess::batch(&[embedder.preprocess.prepare(&photo)])?;
+        Ok((photo, embedder.model.forward(&x)?.feature_map))
+    };
+    let (ia, fa) = load(&args.a)?;
+    let (ib, fb) = load(&args.b)?;
+    let m = Correspondence::between(&space, &fa, &fb)?;
+    let pairs = m.top_pairs(DEFAULT_PAIRS);
+    let (an, bn) = (file_name(&args.a), file_name(&args.b));
+    let names = [crate::text::sanitize(&an), crate::text::sanitize(&bn)];
+    if let Some(out) = &args.output {
+        figure(
+            &ia,
+            &ib,
+            &m,
+            &pairs,
+            [&names[0], &names[1]],
+            space.version(),
+        )
+        .save_with_format(out, image::ImageFormat::Png)
+        .with_context(|| format!("cannot write {}", human(out)))?;
+    }
+    let drawn: f32 = pairs.iter().map(|p| p.contribution).sum();
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        #[derive(Serialize)]
+        struct Out {
+            a: JsonPath,
+            b: JsonPath,
+            score: f32,
+            space: String,
+            /// What the listed pairs add up to (of `score`).
+            listed_sum: f32,
+            pairs: Vec<JsonPair>,
+            files: Vec<JsonPath>,
+        }
+        let o = Out {
+            a: JsonPath::new(&args.a),
+            b: JsonPath::new(&args.b),
+            score: m.score,
+            space: space.version().to_string(),
+            listed_sum: drawn,
+            pairs: pairs
+                .iter()
+                .map(|&p| json_pair(&m, p, ia.dimensions(), ib.dimensions()))
+                .collect(),
+            files: outputs.iter().map(|f| JsonPath::new(f)).collect(),
+        };
+        writeln!(stdout, "{}", serde_json::to_string_pretty(&o)?)?;
+    } else {
+        writeln!(
+            stdout,
+            "{} ↔ {}: score {:.4} ({}); the {} strongest of {} cell pairs carry {drawn:.4}",
+            names[0],
+            names[1],
+            m.score,
+            space.version(),
+            pairs.len(),
+            m.cells() * m.cells()
+        )?;
+        for p in &pairs {
+            let ((xa, ya), (xb, yb)) = (m.cell_xy(p.a), m.cell_xy(p.b));
+            writeln!(
+                stdout,
+                "  {:.4}  A cell ({xa}, {ya}) ↔ B cell ({xb}, {yb})",
+                p.contribution
+            )?;
+        }
+        for f in &outputs {
+            writeln!(stdout, "wrote {}", human(f))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn json_pair(m: &Correspondence, p: CellPair, a: (u32, u32), b: (u32, u32)) -> JsonPair {
+    JsonPair {
+        a: p.a,
+        b: p.b,
+        contribution: p.contribution,
+        a_box: m.cell_box(p.a, a.0, a.1),
+        b_box: m.cell_box(p.b, b.0, b.1),
+    }
 }

@@ -166,6 +166,10 @@ pub struct ExplainArgs {
     /// Replace existing output files (never one of the two photos)
     #[arg(long)]
     pub force: bool,
+    /// Cell-to-cell correspondence of the centred score instead of maps: -o draws the
+    /// strongest pairs as lines between the photos, --json lists them with their boxes
+    #[arg(long)]
+    pub correspondence: bool,
     #[command(flatten)]
     pub method: MethodArgs,
 }
@@ -225,6 +229,9 @@ where
 }
 
 pub fn explain(embedder: &Embedder, args: &ExplainArgs) -> Result<ExitCode> {
+    if args.correspondence {
+        return super::compare::explain_correspondence(embedder, args);
+    }
     let method = args.method.method();
     let service = PairService::new(Explainer::new(embedder, args.method.params()));
     let raw_paths: Vec<PathBuf> = match &args.raw_out {
