@@ -117,7 +117,9 @@ fn upright_size(path: &Path) -> Result<(u32, u32)> {
 pub fn cell_features(embedder: &Embedder, paths: &[PathBuf]) -> Result<Vec<Result<CellFeatures>>> {
     let mut out = Vec::with_capacity(paths.len());
     for chunk in paths.chunks(crate::engine::BATCH) {
-        let loaded: Vec<Result<(Vec<f32>, (u32, u32))>> = chunk
+        // Each photo's prepared input and upright size, or why it failed.
+        type Loaded = Result<(Vec<f32>, (u32, u32))>;
+        let loaded: Vec<Loaded> = chunk
             .par_iter()
             .map(|p| {
                 let photo = decode::load_rgb_reduced(p, INPUT_SIZE)?;
