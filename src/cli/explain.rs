@@ -170,6 +170,10 @@ pub struct ExplainArgs {
     /// Draw both signs: red where a region makes the pair alike, blue where it argues against
     #[arg(long)]
     pub signed: bool,
+    /// Cell-to-cell correspondence of the centred score instead of maps: -o draws the
+    /// strongest pairs as lines between the photos, --json lists them with their boxes
+    #[arg(long)]
+    pub correspondence: bool,
     #[command(flatten)]
     pub method: MethodArgs,
 }
@@ -234,6 +238,9 @@ where
 }
 
 pub fn explain(embedder: &Embedder, space: Space, args: &ExplainArgs) -> Result<ExitCode> {
+    if args.correspondence {
+        return super::compare::explain_correspondence(embedder, &space, args);
+    }
     let method = args.method.method();
     let service = PairService::new(Explainer::in_space(embedder, args.method.params(), space));
     let raw_paths: Vec<PathBuf> = match &args.raw_out {

@@ -11,10 +11,12 @@ macro_rules! note {
 }
 
 mod bench;
+mod compare;
 mod embed;
 mod explain;
 mod index;
 pub mod output;
+mod region;
 mod tui_args;
 
 use std::path::{Path, PathBuf};
@@ -154,9 +156,13 @@ pub enum Command {
         k: usize,
         #[command(flatten)]
         folder: FolderArgs,
-        /// [{"path", "score"}]
+        /// [{"path", "score"}] (with --region also "first_pass_score" and "box")
         #[arg(long)]
         json: bool,
+        /// Search for this rectangle of IMG (pixels of the upright photo) and say where each
+        /// result holds it
+        #[arg(long, value_name = "X0,Y0,X1,Y1")]
+        region: Option<crate::index::region::Region>,
     },
     /// Groups of near-duplicates (each member linked to its group at cosine ≥ threshold)
     Dups {
@@ -198,6 +204,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Measure forward throughput and saliency cost, against PyTorch when it is installed
     Bench(BenchArgs),
+    /// Are A and B the same picture? Prints their score; exit 0 at or above the threshold, 1 below
+    Compare(compare::CompareArgs),
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
@@ -229,6 +237,27 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             k,
             folder,
             json,
+            region: Some(region),
+        }) => {
+            let e = model()?;
+            region::similar_region(
+                &e,
+                &space(&e),
+                &image,
+                region,
+                &dir,
+                k,
+                &merged(folder),
+                json,
+            )
+        }
+        Some(Command::Similar {
+            image,
+            dir,
+            k,
+            folder,
+            json,
+            region: None,
         }) => {
             let e = model()?;
             index::similar(&e, &space(&e), &image, &dir, k, &merged(folder), json)
@@ -287,6 +316,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Classify { images, top, json }) => {
             embed::classify(&model()?, &images, top, json)
+        }
+        Some(Command::Compare(args)) => {
+            let e = model()?;
+            let threshold = args
+                .threshold
+                .unwrap_or_else(|| default_dup_threshold(similarity));
+            compare::compare(&e, &space(&e), threshold, &args)
         }
         Some(Command::Bench(args)) => {
             crate::bench::run(&model()?, &args.into())?;

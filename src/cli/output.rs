@@ -75,7 +75,7 @@ pub fn check_output<'a>(
 }
 
 /// The output files of one command, checked together before any is written.
-pub fn check_outputs<'a>(outputs: &[PathBuf], force: bool, inputs: &[&'a Path]) -> Result<()> {
+pub fn check_outputs(outputs: &[PathBuf], force: bool, inputs: &[&Path]) -> Result<()> {
     for o in outputs {
         check_output(o, force, inputs.iter().copied())?;
     }

@@ -9,6 +9,7 @@
 //! Maps are oriented so that larger means "more of the similarity comes from here"; the centred
 //! decomposition is signed (negative cells argue against the pair).
 
+pub mod correspondence;
 pub mod faithfulness;
 mod noise;
 pub mod pair;

@@ -4,6 +4,7 @@
 pub mod cache;
 pub mod pipeline;
 pub mod query;
+pub mod region;
 pub mod scan;
 
 pub use cache::Cache;

@@ -2,6 +2,7 @@
 //! The same [`overlay`] feeds the terminal and the PNG export, so a report shows what the
 //! user saw.
 
+pub mod correspondence;
 pub mod figure;
 pub mod text;
 

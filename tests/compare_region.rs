@@ -1,0 +1,213 @@
+//! `compare` as a script sees it (exit 0 same, 1 different, 2 error) and `similar --region`'s
+//! bounds and results.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn simtui(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_simtui"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn photo(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/photos")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn compare_exits_0_for_the_crop_and_its_original_1_for_unrelated_photos_2_on_error() {
+    let (crop, original) = (
+        photo("bird_kingfisher_crop.jpg"),
+        photo("bird_kingfisher.jpg"),
+    );
+    // The crop scores 0.898 in the centred space (unrelated pairs sit near 0).
+    let out = simtui(&["compare", &crop, &original, "--threshold", "0.8"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("same"));
+
+    let out = simtui(&["compare", &crop, &photo("farm_cows.jpg")]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("different"));
+
+    let missing = photo("no_such_photo.jpg");
+    let out = simtui(&["compare", &crop, &missing]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no_such_photo.jpg"));
+
+    for bad in ["1.5", "nan", "-2"] {
+        let out = simtui(&["compare", &crop, &original, "--threshold", bad]);
+        assert_eq!(out.status.code(), Some(2), "--threshold {bad}");
+    }
+}
+
+#[test]
+fn compare_json_gives_the_verdict_the_space_and_boxes_of_the_strongest_cell_pairs() {
+    let (crop, original) = (
+        photo("bird_kingfisher_crop.jpg"),
+        photo("bird_kingfisher.jpg"),
+    );
+    let out = simtui(&["compare", "--json", &crop, &original, "--threshold", "0.8"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["a"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("bird_kingfisher_crop.jpg"));
+    assert_eq!(v["same"], true);
+    assert_eq!(v["space"], "centred-v1");
+    let score = v["score"].as_f64().unwrap();
+    assert!(score > 0.8 && score < 1.0, "{score}");
+    let pairs = v["correspondences"].as_array().unwrap();
+    assert!(!pairs.is_empty());
+    let mut last = f64::INFINITY;
+    for p in pairs {
+        let c = p["contribution"].as_f64().unwrap();
+        assert!(c > 0.0 && c <= last);
+        last = c;
+        // Boxes lie inside the photos: the original is 1024×576.
+        let b: Vec<u64> = p["b_box"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect();
+        assert!(
+            b[0] < b[2] && b[2] <= 1024 && b[1] < b[3] && b[3] <= 576,
+            "{b:?}"
+        );
+    }
+}
+
+#[test]
+fn a_region_outside_the_image_or_empty_is_refused_with_the_region_and_the_size() {
+    let dir = std::env::temp_dir().join(format!("simtui-region-bounds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_string_lossy().into_owned();
+    let q = photo("bird_kingfisher.jpg");
+    let out = simtui(&["similar", &q, "--in", &d, "--region", "900,100,1100,300"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("900,100,1100,300") && err.contains("1024×576"),
+        "{err}"
+    );
+    for bad in ["10,10,10,50", "1,2,3", "a,b,c,d"] {
+        let out = simtui(&["similar", &q, "--in", &d, "--region", bad]);
+        assert_eq!(out.status.code(), Some(2), "--region {bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(bad));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn region_search_finds_the_cropped_bird_and_says_where() {
+    let dir = std::env::temp_dir().join(format!("simtui-region-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in [
+        "bird_kingfisher.jpg",
+        "bird_owl.jpg",
+        "farm_cows.jpg",
+        "food_espresso.jpg",
+        "windmill_mykonos.jpg",
+    ] {
+        std::fs::copy(photo(name), dir.join(name)).unwrap();
+    }
+    let db = dir.join("index.db");
+    let (d, db) = (
+        dir.to_string_lossy().into_owned(),
+        db.to_string_lossy().into_owned(),
+    );
+    // The kingfisher in the crop (its bird fills the middle of the 1024×576 original's crop).
+    let crop = photo("bird_kingfisher_crop.jpg");
+    let out = simtui(&[
+        "similar",
+        &crop,
+        "--in",
+        &d,
+        "--db",
+        &db,
+        "--region",
+        "100,50,400,300",
+        "--json",
+        "-k",
+        "3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let hits = hits.as_array().unwrap();
+    assert_eq!(hits.len(), 3);
+    assert!(
+        hits[0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("bird_kingfisher.jpg"),
+        "{hits:?}"
+    );
+    let b: Vec<u64> = hits[0]["box"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    assert!(
+        b[0] < b[2] && b[2] <= 1024 && b[1] < b[3] && b[3] <= 576,
+        "{b:?}"
+    );
+    assert!(
+        hits[0]["score"].as_f64().unwrap() >= hits[0]["first_pass_score"].as_f64().unwrap() - 1e-4
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn explain_correspondence_draws_the_pairs_and_lists_them_with_boxes() {
+    let out_png = std::env::temp_dir().join(format!("simtui-corr-{}.png", std::process::id()));
+    let png = out_png.to_string_lossy().into_owned();
+    let (crop, original) = (
+        photo("bird_kingfisher_crop.jpg"),
+        photo("bird_kingfisher.jpg"),
+    );
+    let out = simtui(&[
+        "explain",
+        "--correspondence",
+        "--json",
+        &crop,
+        &original,
+        "-o",
+        &png,
+        "--force",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pairs = v["pairs"].as_array().unwrap();
+    assert_eq!(pairs.len(), 12);
+    let listed: f64 = pairs
+        .iter()
+        .map(|p| p["contribution"].as_f64().unwrap())
+        .sum();
+    assert!((listed - v["listed_sum"].as_f64().unwrap()).abs() < 1e-4);
+    // The crop's bird (upper middle of 768×432) pairs with the original's bird.
+    let a: Vec<u64> = pairs[0]["a_box"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    assert!(a[2] <= 768 && a[3] <= 432 && a[0] < a[2], "{a:?}");
+    let img = image::open(&out_png).unwrap();
+    assert!(img.width() > 800 && img.height() > 300);
+    std::fs::remove_file(&out_png).unwrap();
+}
