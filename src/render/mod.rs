@@ -3,6 +3,7 @@
 //! user saw.
 
 pub mod figure;
+pub mod terminal;
 pub mod text;
 
 use image::RgbImage;
