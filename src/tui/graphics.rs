@@ -74,12 +74,14 @@ impl Multiplexer {
 fn tmux_info() -> TmuxInfo {
     use crate::render::terminal::tmux::{parse_passthrough, parse_version};
     let pane = std::env::var("TMUX_PANE").ok();
+    // `tmux COMMAND [-t PANE] ARGS…`: the target before the format or option name.
     let ask = |args: &[&str]| -> Option<String> {
         let mut cmd = std::process::Command::new("tmux");
-        cmd.args(args);
+        cmd.arg(args[0]);
         if let Some(p) = &pane {
             cmd.args(["-t", p]);
         }
+        cmd.args(&args[1..]);
         let out = cmd.stdin(std::process::Stdio::null()).output().ok()?;
         out.status
             .success()
