@@ -13,8 +13,8 @@ pub mod index;
 pub mod model;
 pub mod render;
 pub mod search;
-pub mod text;
 pub mod space;
+pub mod text;
 pub mod tui;
 
 /// The message of a caught panic (or of a C library's unwind), for an error report.

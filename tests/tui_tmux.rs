@@ -375,7 +375,14 @@ fn graphics_auto_inside_tmux_says_why_photos_are_half_blocks() {
         let tmp = temp_dir(&format!("pass-{passthrough}"));
         let s = shell(&format!("pass{passthrough}"), 100, 30);
         // A pane option: other sessions on this tmux server are left alone.
-        s.tmux(&["set-option", "-p", "-t", &s.name, "allow-passthrough", passthrough]);
+        s.tmux(&[
+            "set-option",
+            "-p",
+            "-t",
+            &s.name,
+            "allow-passthrough",
+            passthrough,
+        ]);
         let log = tmp.join("log");
         s.type_line(&format!(
             "{bin} {} --graphics auto --db {} --log {}; echo EXIT=$?",
@@ -384,7 +391,10 @@ fn graphics_auto_inside_tmux_says_why_photos_are_half_blocks() {
             log.display()
         ));
         let screen = s.wait_for("the TUI", 30, |s| s.contains("Neighbours"));
-        assert!(!screen.contains("[?"), "no terminal reply on screen:\n{screen}");
+        assert!(
+            !screen.contains("[?"),
+            "no terminal reply on screen:\n{screen}"
+        );
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         let replies = text
             .lines()

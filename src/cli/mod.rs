@@ -26,8 +26,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::engine::Embedder;
 use crate::model::Preprocess;
 
-pub use explain::{BaselineArg, ExplainArgs, MethodArg, ReportArgs};
 pub use bench::BenchArgs;
+pub use explain::{BaselineArg, ExplainArgs, MethodArg, ReportArgs};
 pub use index::{ExportFormat, FolderArgs};
 pub use tui_args::{ColorsArg, GraphicsArg, TuiArgs};
 

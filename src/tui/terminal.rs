@@ -14,7 +14,8 @@ use crossterm::event::{self, DisableMouseCapture, Event as TermEvent};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, ClearType, CrosstermBackend, WindowSize};
+use ratatui::layout::{Position, Size};
 use ratatui::Terminal;
 
 use super::event_loop::Input;
@@ -190,17 +191,67 @@ impl Drop for TerminalGuard {
 /// The `Terminal` is never dropped: ratatui's Drop re-shows the cursor and `eprintln!`s if
 /// that fails, which panics once the terminal has hung up (stderr answers EIO).
 /// [`restore_terminal`] shows the cursor anyway; the leak is two screen buffers at exit.
-pub fn enter() -> Result<ManuallyDrop<Terminal<CrosstermBackend<std::io::Stdout>>>> {
+pub fn enter() -> Result<ManuallyDrop<Terminal<QuietBackend>>> {
     enable_raw_mode().context("cannot switch the terminal to raw mode")?;
     ENTERED.store(true, Ordering::SeqCst);
     crossterm::execute!(std::io::stdout(), EnterAlternateScreen)?;
     // Clicks only (X10 + SGR coordinates), not crossterm's any-motion capture: moving the
     // mouse sends nothing, so no input races a graphics protocol's replies.
     std::io::stdout().write_all(b"\x1b[?1000h\x1b[?1006h")?;
-    let mut terminal = ManuallyDrop::new(Terminal::new(CrosstermBackend::new(std::io::stdout()))?);
+    let mut terminal = ManuallyDrop::new(Terminal::new(QuietBackend(CrosstermBackend::new(
+        std::io::stdout(),
+    )))?);
     terminal.hide_cursor()?;
     terminal.clear()?;
     Ok(terminal)
+}
+
+/// crossterm's backend, except that it never asks the terminal where the cursor is.
+/// ratatui's `Terminal::clear` does, to put the cursor back, and crossterm waits 2 s for
+/// the answer: a terminal that never answers stalled start-up and then failed it, and every
+/// clear (the painter's, when photos change) was a round trip through the keyboard input.
+/// The TUI hides the cursor and never reads its position, so the origin is answered.
+pub struct QuietBackend(CrosstermBackend<std::io::Stdout>);
+
+impl Backend for QuietBackend {
+    type Error = std::io::Error;
+
+    fn draw<'a, I>(&mut self, content: I) -> std::io::Result<()>
+    where
+        I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>,
+    {
+        self.0.draw(content)
+    }
+    fn append_lines(&mut self, n: u16) -> std::io::Result<()> {
+        self.0.append_lines(n)
+    }
+    fn hide_cursor(&mut self) -> std::io::Result<()> {
+        self.0.hide_cursor()
+    }
+    fn show_cursor(&mut self) -> std::io::Result<()> {
+        self.0.show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> std::io::Result<Position> {
+        Ok(Position::ORIGIN)
+    }
+    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> std::io::Result<()> {
+        self.0.set_cursor_position(position)
+    }
+    fn clear(&mut self) -> std::io::Result<()> {
+        self.0.clear()
+    }
+    fn clear_region(&mut self, clear_type: ClearType) -> std::io::Result<()> {
+        self.0.clear_region(clear_type)
+    }
+    fn size(&self) -> std::io::Result<Size> {
+        self.0.size()
+    }
+    fn window_size(&mut self) -> std::io::Result<WindowSize> {
+        self.0.window_size()
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Backend::flush(&mut self.0)
+    }
 }
 
 /// Installs the panic hook that restores the terminal before the panic message is printed,
