@@ -18,7 +18,7 @@ use simtui::space::Space;
 use simtui::tui::action::{Action, Command, Faith, Msg, PairMaps};
 use simtui::tui::app::{App, Config, FileState, Focus, Slot};
 use simtui::tui::blocks::ColorMode;
-use simtui::tui::view::{self, Display};
+use simtui::tui::view::{self, Display, Photos};
 
 const DIM: usize = 1280;
 
@@ -682,7 +682,8 @@ fn render(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
     ))));
     let display = Display {
         colors: ColorMode::TrueColor,
-        external_images: None,
+        cell: None,
+        photos: Photos::HalfBlocks,
     };
     terminal.draw(|f| view::view(app, display, f)).unwrap();
     terminal
@@ -823,7 +824,8 @@ fn crafted_file_names_cannot_reach_the_terminal() {
                 &app,
                 Display {
                     colors: ColorMode::TrueColor,
-                    external_images: None,
+                    cell: None,
+                    photos: Photos::HalfBlocks,
                 },
                 f,
             )

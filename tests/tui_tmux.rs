@@ -366,3 +366,73 @@ fn browse_follow_back_saliency_export_and_quit_in_a_real_terminal() {
     assert_clean_shell(&s);
     let _ = std::fs::remove_dir_all(&tmp);
 }
+
+/// `--graphics auto` inside tmux: without `allow-passthrough` photos are half-blocks and the
+/// log (and status line) name the option that would let images through; with it, the kitty
+/// query goes out wrapped in passthrough, and a terminal outside that answers nothing (a
+/// detached session has none) still leaves half-blocks, saying why. Either way start-up
+/// waits at most the probe's deadline and no reply reaches the screen.
+#[test]
+fn graphics_auto_inside_tmux_says_why_photos_are_half_blocks() {
+    if !can_run() {
+        return;
+    }
+    let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos");
+    let bin = env!("CARGO_BIN_EXE_simtui");
+    for passthrough in ["off", "on"] {
+        let tmp = temp_dir(&format!("pass-{passthrough}"));
+        let s = shell(&format!("pass{passthrough}"), 100, 30);
+        // A pane option: other sessions on this tmux server are left alone.
+        s.tmux(&[
+            "set-option",
+            "-p",
+            "-t",
+            &s.name,
+            "allow-passthrough",
+            passthrough,
+        ]);
+        let log = tmp.join("log");
+        s.type_line(&format!(
+            "{bin} {} --graphics auto --db {} --log {}; echo EXIT=$?",
+            photos.display(),
+            tmp.join("index.sqlite").display(),
+            log.display()
+        ));
+        let screen = s.wait_for("the TUI", 30, |s| s.contains("Neighbours"));
+        assert!(
+            !screen.contains("[?"),
+            "no terminal reply on screen:\n{screen}"
+        );
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let replies = text
+            .lines()
+            .find(|l| l.contains("terminal replies in"))
+            .unwrap_or_else(|| panic!("the probe is logged:\n{text}"));
+        let ms: u64 = replies
+            .split("terminal replies in ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap();
+        assert!(ms <= 250, "start-up waited {ms} ms for the terminal");
+        assert!(text.contains("graphics None"), "half-blocks:\n{text}");
+        if passthrough == "off" {
+            assert!(
+                text.contains("does not pass graphics through")
+                    && text.contains("set -g allow-passthrough on"),
+                "{text}"
+            );
+            assert!(text.contains("passthrough: false"), "{text}");
+        } else {
+            assert!(text.contains("passthrough: true"), "{text}");
+            assert!(
+                text.contains("answers no kitty graphics query") && !text.contains("set -g"),
+                "{text}"
+            );
+        }
+        s.keys(&["q"]);
+        s.wait_for("the shell", 20, |s| s.contains("EXIT=0"));
+        assert_clean_shell(&s);
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+}

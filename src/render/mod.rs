@@ -4,6 +4,7 @@
 
 pub mod correspondence;
 pub mod figure;
+pub mod terminal;
 pub mod text;
 
 use image::RgbImage;

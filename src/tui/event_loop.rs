@@ -18,13 +18,19 @@ use super::app::App;
 use super::blocks::ColorMode;
 use super::graphics::Painter;
 use super::log;
-use super::view::{self, Display};
+use super::view::{self, Display, Photos};
 use super::worker::Workers;
 
 /// Where key presses come from: the terminal, or a script (benchmarks).
 pub trait Input {
     /// The next event within `timeout`, with the moment it happened.
     fn poll(&mut self, timeout: Duration) -> Result<Option<(TermEvent, Instant)>>;
+
+    /// The pixel size of one cell of the terminal the keys come from, as it reports it now;
+    /// `None` where it reports none (a script has no cells: photos assume 1:2).
+    fn cell_pixels(&mut self) -> Option<(f64, f64)> {
+        None
+    }
 }
 
 /// One finished frame, for measurements: when its input arrived (if it answers one) and
@@ -153,14 +159,26 @@ where
         self.terminal.autoresize()?;
         let area = self.terminal.get_frame().area();
         self.app.update(Action::Layout(view::list_rows(area)));
+        // The same cell shape for every way of drawing, so a photo keeps its shape when the
+        // help popup swaps protocol images for half-blocks.
+        let cell = self.input.cell_pixels();
         // Popups are drawn in cells: while one is open, photos are too.
-        let external = match &mut self.painter {
-            Some(p) if !self.app.help => Some(p.cell_size()),
-            _ => None,
+        let photos = match &mut self.painter {
+            Some(p) if !self.app.help => {
+                p.set_cell(cell.unwrap_or(super::blocks::ASSUMED_CELL));
+                if p.driver.placeholders() {
+                    Photos::KittyPlaceholders
+                } else {
+                    Photos::External
+                }
+            }
+            _ => Photos::HalfBlocks,
         };
+        let external = photos != Photos::HalfBlocks;
         let display = Display {
             colors: self.colors,
-            external_images: external,
+            cell,
+            photos,
         };
         let app = &*self.app;
         let Some(p) = &mut self.painter else {
@@ -168,13 +186,13 @@ where
             return Ok(());
         };
         let images = match (external, view::areas(area)) {
-            (Some(_), Some(a)) => view::panel_images(app, &a),
+            (true, Some(a)) => view::panel_images(app, &a),
             _ => Vec::new(),
         };
         if let Err(e) = draw_with_graphics(self.terminal, app, display, p, &images) {
             // A terminal that stops answering the protocol (or answers it wrongly) must not
             // end the session: say so, and draw photos as half-blocks from now on.
-            let protocol = p.protocol;
+            let protocol = p.driver.protocol;
             log::write(&format!("{protocol:?} graphics failed: {e:#}"));
             self.app.say(format!(
                 "{protocol:?} graphics failed ({e:#}): photos in half-blocks from now on"

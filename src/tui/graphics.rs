@@ -1,9 +1,11 @@
-//! Full-resolution photos through a terminal graphics protocol (kitty, iTerm2, sixel), encoded
-//! here (see `encode` for why not by viuer, which still asks the terminal at start-up which
-//! protocol it speaks) on encoder threads, and placed in cells of the terminal's real shape.
-//! Such images live outside ratatui's cell buffer, so whenever one is no longer wanted where it
-//! is, the old ones are removed first (kitty: delete command; iTerm2 and sixel: a full redraw)
-//! and the wanted ones are printed after the frame.
+//! Full-resolution photos through a terminal graphics protocol (kitty, iTerm2, sixel; kitty
+//! through tmux as Unicode placeholders): which one the terminal gets ([`choose`]), and the
+//! [`Painter`] that has the photos encoded (by `render::terminal`'s drivers) on encoder
+//! threads and prints them around each frame. Directly placed images live outside
+//! ratatui's cell buffer, so whenever one is no longer wanted where it is, the old ones are
+//! removed first (kitty: delete command; iTerm2 and sixel: a full redraw) and the wanted
+//! ones are printed after the frame. Placeholder images are text in the buffer (the view
+//! draws them); the painter only sends their data.
 
 use std::collections::{HashSet, VecDeque};
 use std::io::Write;
@@ -13,21 +15,24 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use image::RgbImage;
 use ratatui::backend::Backend;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Color;
 use ratatui::Terminal;
 
 use super::cache::BoundedCache;
 use super::jobs::Latest;
 use super::log;
-
-mod encode;
-use encode::encode;
+use crate::render::terminal::probe::Replies;
+use crate::render::terminal::tmux::TmuxInfo;
+use crate::render::terminal::{self as drivers, kitty, Placement};
+pub use crate::render::terminal::{Driver, Protocol};
 
 /// How photos are drawn, as asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Graphics {
-    /// A graphics protocol when the terminal has one and we are not inside tmux/screen,
-    /// else half-blocks.
+    /// A graphics protocol when the terminal answers to one (inside tmux: kitty through
+    /// passthrough, or sixel drawn by tmux 3.4+), else half-blocks.
     #[default]
     Auto,
     /// Half-block characters in true colour (or 256 colours): works everywhere.
@@ -37,79 +42,236 @@ pub enum Graphics {
     Sixel,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    Kitty,
-    Iterm,
-    Sixel,
+/// The multiplexer simtui runs in, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Multiplexer {
+    None,
+    Tmux(TmuxInfo),
+    /// GNU screen: it passes no graphics through.
+    Screen,
 }
 
-/// Inside tmux or GNU screen, escape-sequence graphics do not reach the outer terminal as
-/// placed images.
-pub fn in_multiplexer() -> bool {
-    let term = std::env::var("TERM").unwrap_or_default();
-    std::env::var_os("TMUX").is_some()
-        || std::env::var_os("STY").is_some()
-        || term.starts_with("screen")
-        || term.starts_with("tmux")
+impl Multiplexer {
+    /// From the environment; inside tmux, asks tmux about the pane.
+    pub fn detect() -> Multiplexer {
+        let term = std::env::var("TERM").unwrap_or_default();
+        if std::env::var_os("TMUX").is_some() {
+            return Multiplexer::Tmux(tmux_info());
+        }
+        if std::env::var_os("STY").is_some() || term.starts_with("screen") {
+            return Multiplexer::Screen;
+        }
+        if term.starts_with("tmux") {
+            // TERM says tmux but TMUX is unset (su, ssh from inside tmux): no tmux to ask.
+            return Multiplexer::Tmux(TmuxInfo::default());
+        }
+        Multiplexer::None
+    }
 }
 
-/// The protocol to draw photos with (`None`: half-blocks). Queries the terminal, so it must
-/// run before raw mode and before anything else reads the keyboard. A protocol asked for by
-/// name that the terminal does not answer to is an error, not a quiet fallback.
-pub fn choose(arg: Graphics) -> Result<Option<Protocol>> {
-    let kitty = || viuer::get_kitty_support() != viuer::KittySupport::None;
+/// Asks tmux (the `tmux` of the server in `$TMUX`) for its version, the pane's
+/// `allow-passthrough` and the outer terminal's name.
+fn tmux_info() -> TmuxInfo {
+    use crate::render::terminal::tmux::{parse_passthrough, parse_version};
+    let pane = std::env::var("TMUX_PANE").ok();
+    // `tmux COMMAND [-t PANE] ARGS…`: the target before the format or option name.
+    let ask = |args: &[&str]| -> Option<String> {
+        let mut cmd = std::process::Command::new("tmux");
+        cmd.arg(args[0]);
+        if let Some(p) = &pane {
+            cmd.args(["-t", p]);
+        }
+        cmd.args(&args[1..]);
+        let out = cmd.stdin(std::process::Stdio::null()).output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let shown =
+        ask(&["display-message", "-p", "#{version}|#{client_termname}"]).unwrap_or_default();
+    let (version, client) = shown.split_once('|').unwrap_or((&shown, ""));
+    TmuxInfo {
+        version: parse_version(version),
+        passthrough: ask(&["show-options", "-Apv", "allow-passthrough"])
+            .is_some_and(|v| parse_passthrough(&v)),
+        client_term: client.to_string(),
+    }
+}
+
+/// The queries to send the terminal at start-up: kitty's (wrapped for tmux where it can pass)
+/// and the device attributes, which every terminal answers last. `None`: nothing to ask.
+pub fn queries(arg: Graphics, mux: &Multiplexer) -> Option<Vec<u8>> {
+    use crate::render::terminal::probe::DEVICE_ATTRIBUTES;
+    let mut q = Vec::new();
+    match (arg, mux) {
+        (Graphics::Blocks | Graphics::Iterm, _) | (Graphics::Auto, Multiplexer::Screen) => {
+            return None
+        }
+        (_, Multiplexer::Tmux(t)) if t.passthrough => {
+            q.extend(drivers::tmux::passthrough(kitty::QUERY))
+        }
+        (_, Multiplexer::Tmux(_)) => {}
+        _ => q.extend_from_slice(kitty::QUERY),
+    }
+    q.extend_from_slice(DEVICE_ATTRIBUTES);
+    Some(q)
+}
+
+/// What start-up decided, and why where photos are half-blocks though images were possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// `None`: half-blocks.
+    pub driver: Option<Driver>,
+    /// One line for the status bar and the log.
+    pub note: Option<String>,
+}
+
+/// The way to draw photos, from what was asked for, the multiplexer, whether the terminal
+/// is iTerm2/WezTerm by name, and the replies to [`queries`] (`None`: none were sent). A
+/// protocol asked for by name that cannot work is an error, not a quiet fallback.
+pub fn decide(
+    arg: Graphics,
+    mux: &Multiplexer,
+    iterm: bool,
+    replies: Option<&Replies>,
+) -> Result<Choice> {
+    let tmux = match mux {
+        Multiplexer::Tmux(t) => Some(t),
+        _ => None,
+    };
+    let in_tmux = tmux.is_some();
+    let silent = replies.is_some_and(|r| r.attributes.is_none());
+    let kitty = replies.is_some_and(Replies::kitty_ok)
+        || tmux.is_some_and(|t| t.passthrough && t.client_speaks_kitty());
+    let sixel = replies.is_some_and(Replies::sixel) && tmux.is_none_or(TmuxInfo::draws_sixel);
+    let version = |t: &TmuxInfo| match t.version {
+        Some((a, b)) => format!("tmux {a}.{b}"),
+        None => "tmux".to_string(),
+    };
+    let driver = |protocol| Driver { protocol, in_tmux };
+    let blocks = |why: String| Choice {
+        driver: None,
+        note: Some(why),
+    };
     match arg {
-        Graphics::Blocks => Ok(None),
+        Graphics::Blocks => Ok(Choice {
+            driver: None,
+            note: None,
+        }),
         Graphics::Auto => {
-            if in_multiplexer() {
-                return Ok(None);
+            if *mux == Multiplexer::Screen {
+                return Ok(blocks(
+                    "GNU screen passes no graphics through: photos in half-blocks".into(),
+                ));
             }
-            Ok(if viuer::is_iterm_supported() {
-                Some(Protocol::Iterm)
-            } else if kitty() {
-                Some(Protocol::Kitty)
-            } else if viuer::is_sixel_supported() {
-                Some(Protocol::Sixel)
-            } else {
-                None
+            if iterm && !in_tmux {
+                return Ok(Choice {
+                    driver: Some(driver(Protocol::Iterm)),
+                    note: None,
+                });
+            }
+            if kitty {
+                return Ok(Choice {
+                    driver: Some(driver(Protocol::Kitty)),
+                    note: None,
+                });
+            }
+            if sixel {
+                return Ok(Choice {
+                    driver: Some(driver(Protocol::Sixel)),
+                    note: None,
+                });
+            }
+            Ok(match tmux {
+                Some(t) if !t.passthrough => blocks(format!(
+                    "photos in half-blocks: {} does not pass graphics through (`set -g allow-passthrough on` lets kitty images through)",
+                    version(t)
+                )),
+                Some(t) => blocks(format!(
+                    "photos in half-blocks: the terminal outside {} answers no kitty graphics query{}",
+                    version(t),
+                    if t.draws_sixel() { " and reports no sixel" } else { ", and tmux before 3.4 draws no sixel" }
+                )),
+                None if silent => blocks(format!(
+                    "photos in half-blocks: the terminal did not answer its device attributes within {} ms",
+                    crate::render::terminal::probe::DEADLINE.as_millis()
+                )),
+                None => Choice { driver: None, note: None },
             })
         }
         Graphics::Kitty => {
-            if !kitty() {
-                bail!("this terminal does not answer the kitty graphics query; use --graphics blocks (or auto)");
+            if !kitty {
+                let hint = match tmux {
+                    Some(t) if !t.passthrough => {
+                        " (inside tmux: `set -g allow-passthrough on` lets it through)"
+                    }
+                    _ => "",
+                };
+                bail!("this terminal does not answer the kitty graphics query{hint}; use --graphics blocks (or auto)");
             }
-            Ok(Some(Protocol::Kitty))
+            Ok(Choice {
+                driver: Some(driver(Protocol::Kitty)),
+                note: None,
+            })
         }
         Graphics::Iterm => {
-            if !viuer::is_iterm_supported() {
+            if in_tmux || *mux == Multiplexer::Screen {
+                bail!("iTerm2 images do not pass through a multiplexer; use --graphics blocks (or auto)");
+            }
+            if !iterm {
                 bail!("this terminal does not identify as iTerm2/WezTerm (TERM_PROGRAM); use --graphics blocks (or auto)");
             }
-            Ok(Some(Protocol::Iterm))
+            Ok(Choice {
+                driver: Some(driver(Protocol::Iterm)),
+                note: None,
+            })
         }
         Graphics::Sixel => {
-            if !viuer::is_sixel_supported() {
-                bail!("this terminal does not report sixel support (device attributes); use --graphics blocks (or auto)");
+            if !sixel {
+                let hint = match tmux {
+                    Some(t) if !t.draws_sixel() => " (tmux draws sixel from 3.4 on)",
+                    _ => "",
+                };
+                bail!("this terminal does not report sixel support (device attributes){hint}; use --graphics blocks (or auto)");
             }
-            Ok(Some(Protocol::Sixel))
+            Ok(Choice {
+                driver: Some(driver(Protocol::Sixel)),
+                note: None,
+            })
         }
     }
 }
 
-/// One encoded image: the same photo (by identity), cells and cell size give the same bytes.
+/// Draws `img` fitted into `area` as kitty Unicode placeholders (the view, inside tmux): the
+/// cells of its virtual placement numbered by row and column, its id in their foreground;
+/// the rest of the panel blank.
+pub fn draw_placeholders(img: &Arc<RgbImage>, area: Rect, cell: (f64, f64), buf: &mut Buffer) {
+    let cells = drivers::image_cells(img.width(), img.height(), area, cell);
+    let id = kitty::placeholder_id(Arc::as_ptr(img) as usize);
+    let colour = Color::Indexed(kitty::placeholder_colour(id));
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let c = &mut buf[(x, y)];
+            c.reset();
+            if cells.contains(ratatui::layout::Position { x, y }) {
+                c.set_symbol(&kitty::placeholder(y - cells.y, x - cells.x, id))
+                    .set_fg(colour);
+            }
+        }
+    }
+}
+
+/// One encoded image: the same photo (by identity) and placement give the same bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
     image: usize,
-    cells: Rect,
-    /// The cell size in pixels, as `f64` bits.
-    cell: (u64, u64),
+    at: Placement,
 }
 
 /// An image to encode for a key.
 struct Job {
     key: Key,
     image: Arc<RgbImage>,
-    cell: (f64, f64),
 }
 
 /// An encoded image sequence, with its photo kept alive so that no other photo can take its
@@ -138,15 +300,13 @@ const ENCODERS: usize = 2;
 /// frame is drawn with the photo's cells left blank, and the photo is printed by the first
 /// frame after its bytes are ready ([`Painter::poll_ready`] asks for that frame).
 pub struct Painter {
-    pub protocol: Protocol,
+    pub driver: Driver,
     /// The images on screen now, printed after the frames that wanted them.
     shown: Option<Vec<Key>>,
     /// The images wanted when the screen's images were last removed.
     cleared_for: Vec<Key>,
-    /// The terminal's cell size in pixels, as of the last [`Painter::cell_size`].
+    /// The terminal's cell size in pixels, as of the last [`Painter::set_cell`].
     cell: (f64, f64),
-    /// Whether the log already says that the cell size is assumed.
-    warned_cell_size: bool,
     encoded: BoundedCache<Key, Encoded>,
     /// An encoding that failed, reported by the next frame that still wants that photo.
     failed: Option<(Key, String)>,
@@ -156,12 +316,12 @@ pub struct Painter {
 }
 
 impl Painter {
-    pub fn new(protocol: Protocol) -> Result<Self> {
-        Self::with_output(protocol, Box::new(std::io::stdout()))
+    pub fn new(driver: Driver) -> Result<Self> {
+        Self::with_output(driver, Box::new(std::io::stdout()))
     }
 
     /// A painter writing its escape sequences to `out` (tests capture them).
-    fn with_output(protocol: Protocol, out: Box<dyn Write + Send>) -> Result<Self> {
+    fn with_output(driver: Driver, out: Box<dyn Write + Send>) -> Result<Self> {
         let wishes = Arc::new(Latest::new(Wishes::default()));
         let (tx, done) = mpsc::channel();
         for i in 0..ENCODERS {
@@ -169,7 +329,7 @@ impl Painter {
             let tx = tx.clone();
             let started = std::thread::Builder::new()
                 .name(format!("simtui-graphics-{i}"))
-                .spawn(move || encoder(protocol, &w, &tx));
+                .spawn(move || encoder(driver, &w, &tx));
             if let Err(e) = started {
                 // Let the threads already started end.
                 wishes.stop();
@@ -177,11 +337,10 @@ impl Painter {
             }
         }
         Ok(Painter {
-            protocol,
+            driver,
             shown: None,
             cleared_for: Vec::new(),
-            cell: ASSUMED_CELL,
-            warned_cell_size: false,
+            cell: super::blocks::ASSUMED_CELL,
             encoded: BoundedCache::new(KEEP_ENCODED),
             failed: None,
             wishes,
@@ -190,24 +349,10 @@ impl Painter {
         })
     }
 
-    /// The terminal's cell size in pixels, asked afresh (a resize or a font change moves it);
-    /// [`ASSUMED_CELL`] where the terminal does not say, logged once. Frames place photos
-    /// with it, so call it once per frame, before the view.
-    pub fn cell_size(&mut self) -> (f64, f64) {
-        self.cell = match cell_pixels() {
-            Some(c) => c,
-            None => {
-                if !self.warned_cell_size {
-                    self.warned_cell_size = true;
-                    log::write(&format!(
-                        "the terminal does not report its size in pixels (TIOCGWINSZ): photos assume {}×{}-pixel cells",
-                        ASSUMED_CELL.0, ASSUMED_CELL.1
-                    ));
-                }
-                ASSUMED_CELL
-            }
-        };
-        self.cell
+    /// The terminal's cell size in pixels, for the frames that follow (the event loop asks
+    /// the terminal each frame: a resize or a font change moves it).
+    pub fn set_cell(&mut self, cell: (f64, f64)) {
+        self.cell = cell;
     }
 
     /// Forget what is shown (after a resize the terminal may have moved or cut images).
@@ -235,13 +380,13 @@ impl Painter {
         images
             .iter()
             .filter_map(|(area, img)| {
-                let cells = image_cells(img.width(), img.height(), *area, self.cell);
+                let at =
+                    drivers::placement(self.driver, img.width(), img.height(), *area, self.cell);
                 let key = Key {
                     image: Arc::as_ptr(img) as usize,
-                    cells,
-                    cell: (self.cell.0.to_bits(), self.cell.1.to_bits()),
+                    at,
                 };
-                (!cells.is_empty()).then(|| (key, img.clone()))
+                (!at.cells.is_empty()).then(|| (key, img.clone()))
             })
             .collect()
     }
@@ -267,10 +412,15 @@ impl Painter {
                 return Ok(());
             }
         }
-        if self.protocol == Protocol::Kitty {
-            // Delete every image placement of ours (a=d, d=A: all, and free the data; q=2: no
-            // reply).
-            self.out.write_all(b"\x1b_Ga=d,d=A,q=2\x1b\\")?;
+        if self.driver.protocol == Protocol::Kitty {
+            // Delete every image of ours (all placements, and free the data; no reply).
+            // Placeholder cells of a deleted image show nothing until it is sent again.
+            if self.driver.in_tmux {
+                self.out
+                    .write_all(&drivers::tmux::passthrough(kitty::DELETE_ALL))?;
+            } else {
+                self.out.write_all(kitty::DELETE_ALL)?;
+            }
             self.out.flush()?;
         }
         // And redraw every cell: text drawn over sixel and iTerm2 images erases them, and the
@@ -294,10 +444,13 @@ impl Painter {
             self.poll_ready();
             if let Some((key, e)) = self.failed.take() {
                 if wanted.iter().any(|(k, _)| *k == key) {
-                    bail!("cannot draw the photo through {:?}: {e}", self.protocol);
+                    bail!(
+                        "cannot draw the photo through {:?}: {e}",
+                        self.driver.protocol
+                    );
                 }
                 // A photo already scrolled past: no reason to give the protocol up.
-                log::write(&format!("{:?} encoding failed: {e}", self.protocol));
+                log::write(&format!("{:?} encoding failed: {e}", self.driver.protocol));
             }
             let shown = self.shown.get_or_insert_with(Vec::new);
             let mut missing = VecDeque::new();
@@ -311,7 +464,6 @@ impl Painter {
                     None => missing.push_back(Job {
                         key: *key,
                         image: image.clone(),
-                        cell: self.cell,
                     }),
                 }
             }
@@ -320,7 +472,7 @@ impl Painter {
         })?;
         let shown = self.shown.get_or_insert_with(Vec::new);
         for (key, bytes) in ready_now {
-            print_at(&mut self.out, key.cells, &bytes)?;
+            print_at(&mut self.out, key.at.cells, &bytes)?;
             shown.push(key);
         }
         for (key, _) in &wanted {
@@ -338,14 +490,15 @@ impl Drop for Painter {
 
 /// An encoder thread: takes the next wish, encodes it, sends it back; ends when the painter
 /// is dropped.
-fn encoder(protocol: Protocol, wishes: &Latest<Wishes>, tx: &Sender<Done>) {
+fn encoder(driver: Driver, wishes: &Latest<Wishes>, tx: &Sender<Done>) {
     while let Some(job) = wishes.take(|w, _| {
         let job = w.queue.pop_front()?;
         w.running.insert(job.key);
         Some(job)
     }) {
+        let id = kitty::placeholder_id(job.key.image);
         let result =
-            std::panic::catch_unwind(|| encode(protocol, &job.image, job.key.cells, job.cell))
+            std::panic::catch_unwind(|| drivers::encode(driver, &job.image, &job.key.at, id))
                 .unwrap_or_else(|_| Err(anyhow::anyhow!("the encoder panicked")))
                 .map_err(|e| format!("{e:#}"));
         let key = job.key;
@@ -370,69 +523,10 @@ fn print_at(out: &mut impl Write, cells: Rect, data: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// Cell size assumed when the terminal does not say (a common 10-point font).
-const ASSUMED_CELL: (f64, f64) = (10.0, 20.0);
-
-/// The pixel size of one terminal cell, as the terminal reports it; `None` where it reports
-/// zeros (the kernel's default when a terminal does not fill them in).
-fn cell_pixels() -> Option<(f64, f64)> {
-    let ws = crossterm::terminal::window_size().ok()?;
-    (ws.width > 0 && ws.height > 0 && ws.columns > 0 && ws.rows > 0).then(|| {
-        // Whole pixels: some terminals count their padding in, and a cell a fraction too
-        // large would let an image spill into the row below its cells.
-        (
-            (ws.width as f64 / ws.columns as f64).floor().max(1.0),
-            (ws.height as f64 / ws.rows as f64).floor().max(1.0),
-        )
-    })
-}
-
-/// The cells a `w`×`h` image takes when a graphics protocol shows it as large as fits in
-/// `area`, centred. The terminal stretches an image over whole cells, so the box follows the
-/// cells' real shape (`cell`, in pixels): assuming half-block cells (1:2) stretched photos
-/// by 20 % in kitty with a 7×17-pixel cell.
-pub fn image_cells(w: u32, h: u32, area: Rect, cell: (f64, f64)) -> Rect {
-    if area.is_empty() || w == 0 || h == 0 {
-        return Rect::new(area.x, area.y, 0, 0);
-    }
-    let scale = (area.width as f64 * cell.0 / w as f64).min(area.height as f64 * cell.1 / h as f64);
-    let cw = ((w as f64 * scale / cell.0).round() as u16).clamp(1, area.width);
-    let ch = ((h as f64 * scale / cell.1).round() as u16).clamp(1, area.height);
-    Rect::new(
-        area.x + (area.width - cw) / 2,
-        area.y + (area.height - ch) / 2,
-        cw,
-        ch,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::Mutex;
-
-    #[test]
-    fn photos_take_cells_of_their_own_shape_at_the_terminals_cell_size() {
-        let area = Rect::new(50, 1, 60, 40);
-        // 1024×683 in 7×17-pixel cells (kitty, 9 pt): the width bounds it, 60 cells = 420 px,
-        // so 280 px high = 16.5 → 16 rows, centred.
-        let c = image_cells(1024, 683, area, (7.0, 17.0));
-        assert_eq!((c.width, c.height), (60, 16));
-        assert_eq!((c.x, c.y), (50, 1 + 12));
-        // The shape on screen is the photo's within a cell's rounding.
-        let shown = (c.width as f64 * 7.0) / (c.height as f64 * 17.0);
-        assert!((shown - 1024.0 / 683.0).abs() < 0.1, "{shown}");
-        // A portrait photo in 9×18 cells: the height bounds it (40 rows = 720 px).
-        let c = image_cells(600, 900, area, (9.0, 18.0));
-        assert_eq!((c.width, c.height), (53, 40));
-        assert_eq!(c.x, 50 + 3);
-        // Degenerate panels take nothing.
-        assert!(image_cells(100, 100, Rect::new(0, 0, 0, 5), (8.0, 16.0)).is_empty());
-        assert_eq!(
-            image_cells(100, 100, Rect::new(0, 0, 1, 1), (8.0, 16.0)).area(),
-            1
-        );
-    }
 
     /// Escape sequences written by a painter, for tests.
     #[derive(Clone, Default)]
@@ -464,7 +558,8 @@ mod tests {
         let (a, b, c) = (photo(10), photo(120), photo(240));
         let (left, right) = (Rect::new(0, 0, 40, 20), Rect::new(40, 0, 40, 20));
         let out = Captured::default();
-        let mut p = Painter::with_output(Protocol::Kitty, Box::new(out.clone())).unwrap();
+        let mut p =
+            Painter::with_output(Driver::direct(Protocol::Kitty), Box::new(out.clone())).unwrap();
         let mut term = Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
         let mut frame = |p: &mut Painter, images: &[(Rect, Arc<RgbImage>)]| {
             p.before(&mut term, images).unwrap();

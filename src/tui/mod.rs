@@ -105,15 +105,30 @@ pub fn run(options: Options) -> Result<ExitCode> {
         Some(d) => d.clone(),
         None => std::env::current_dir().context("cannot read the current folder")?,
     };
-    // Before raw mode: this may ask the terminal what it can draw.
-    let protocol = graphics::choose(options.tui.graphics)?;
+    // What the terminal can draw: asked in raw mode (no reply or key is echoed), within
+    // probe::DEADLINE; a protocol asked for by name that cannot work is an error here, with
+    // the terminal as it was.
+    let raw = terminal::RawMode::enable()?;
+    let mux = graphics::Multiplexer::detect();
+    let replies = match graphics::queries(options.tui.graphics, &mux) {
+        Some(q) => Some(terminal::probe(&q)?),
+        None => None,
+    };
+    let choice = graphics::decide(
+        options.tui.graphics,
+        &mux,
+        viuer::is_iterm_supported(),
+        replies.as_ref(),
+    )?;
+    raw.keep();
+    let driver = choice.driver;
     let colors = match options.tui.colors {
         Colors::Auto => ColorMode::detect(),
         Colors::TrueColor => ColorMode::TrueColor,
         Colors::Ansi256 => ColorMode::Ansi256,
     };
     log::write(&format!(
-        "folder {}, index {}, graphics {protocol:?}, colours {colors:?}",
+        "folder {}, index {}, graphics {driver:?} ({mux:?}), colours {colors:?}",
         dir.display(),
         db.display()
     ));
@@ -146,6 +161,10 @@ pub fn run(options: Options) -> Result<ExitCode> {
         export_dir,
     });
     app.log_hint = sanitize::path(&log_path);
+    if let Some(note) = choice.note {
+        log::write(&note);
+        app.say(note);
+    }
 
     // A closure, so that a failed setup step also reaches the hang-up check and the shutdown
     // below instead of returning past them.
@@ -156,8 +175,8 @@ pub fn run(options: Options) -> Result<ExitCode> {
             terminal: &mut terminal,
             app: &mut app,
             colors,
-            painter: protocol.map(Painter::new).transpose()?,
-            input: &mut TerminalInput,
+            painter: driver.map(Painter::new).transpose()?,
+            input: &mut TerminalInput::default(),
             messages: &rx,
             workers: &workers,
             interrupted: &interrupted,

@@ -1,6 +1,7 @@
-//! The terminal's lifecycle around the TUI: raw mode, alternate screen and mouse clicks on
-//! the way in; the way back out on every exit path ([`TerminalGuard`], the panic hook, the
-//! watchdog); termination signals; and the keyboard as the event loop's [`Input`].
+//! The terminal's lifecycle around the TUI: raw mode, the start-up queries ([`probe`]),
+//! alternate screen and mouse clicks on the way in; the way back out on every exit path
+//! ([`TerminalGuard`], the panic hook, the watchdog), sent once; termination signals; and
+//! the keyboard and cell size as the event loop's [`Input`].
 
 use std::io::Write;
 use std::mem::ManuallyDrop;
@@ -13,14 +14,20 @@ use crossterm::event::{self, DisableMouseCapture, Event as TermEvent};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, ClearType, CrosstermBackend, WindowSize};
+use ratatui::layout::{Position, Size};
 use ratatui::Terminal;
 
 use super::event_loop::Input;
 use super::log;
+use crate::render::terminal::probe::{self, Replies, ReplySource};
 
-/// The keyboard and mouse of the real terminal.
-pub struct TerminalInput;
+/// The keyboard and mouse of the real terminal, and its cell size.
+#[derive(Default)]
+pub struct TerminalInput {
+    /// Whether the log already says that the cell size is assumed.
+    warned_cell_size: bool,
+}
 
 impl Input for TerminalInput {
     fn poll(&mut self, timeout: Duration) -> Result<Option<(TermEvent, Instant)>> {
@@ -31,10 +38,132 @@ impl Input for TerminalInput {
             Ok(None)
         }
     }
+
+    fn cell_pixels(&mut self) -> Option<(f64, f64)> {
+        let cell = cell_pixels();
+        if cell.is_none() && !self.warned_cell_size {
+            self.warned_cell_size = true;
+            log::write(
+                "the terminal does not report its size in pixels (TIOCGWINSZ): photos assume cells twice as tall as wide",
+            );
+        }
+        cell
+    }
 }
 
-/// Raw mode, alternate screen and mouse capture off again; safe to call more than once.
+/// The pixel size of one terminal cell, as the terminal reports it (TIOCGWINSZ); `None`
+/// where it reports zeros (the kernel's default when a terminal does not fill them in).
+pub fn cell_pixels() -> Option<(f64, f64)> {
+    let ws = crossterm::terminal::window_size().ok()?;
+    (ws.width > 0 && ws.height > 0 && ws.columns > 0 && ws.rows > 0).then(|| {
+        // Whole pixels: some terminals count their padding in, and a cell a fraction too
+        // large would let an image spill into the row below its cells.
+        (
+            (ws.width as f64 / ws.columns as f64).floor().max(1.0),
+            (ws.height as f64 / ws.rows as f64).floor().max(1.0),
+        )
+    })
+}
+
+/// Replies read from the terminal on stdin.
+struct StdinReplies;
+
+impl ReplySource for StdinReplies {
+    fn read_within(&mut self, buf: &mut [u8], timeout: Duration) -> std::io::Result<usize> {
+        #[cfg(unix)]
+        {
+            let mut fd = libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd for the length given.
+            let ready = unsafe { libc::poll(&mut fd, 1, ms) };
+            if ready < 0 {
+                let e = std::io::Error::last_os_error();
+                return if e.kind() == std::io::ErrorKind::Interrupted {
+                    Ok(0)
+                } else {
+                    Err(e)
+                };
+            }
+            if ready == 0 || fd.revents & libc::POLLIN == 0 {
+                return Ok(0);
+            }
+            // SAFETY: reads at most buf.len() bytes into buf.
+            let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+            if n < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(n as usize)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = (buf, timeout);
+            Ok(0)
+        }
+    }
+}
+
+/// Sends `queries` to the terminal and reads its replies, within [`probe::DEADLINE`] in all.
+/// Raw mode must be on (see [`RawMode`]), so that neither the queries' replies nor keys
+/// typed meanwhile are echoed, and each reply is read whole as it comes. Keys typed before
+/// the last reply cannot be handed to the event loop's reader: they are dropped, and logged.
+pub fn probe(queries: &[u8]) -> Result<Replies> {
+    let mut out = std::io::stdout();
+    out.write_all(queries)?;
+    out.flush()?;
+    let started = Instant::now();
+    let replies = probe::read_replies(&mut StdinReplies, probe::DEADLINE)
+        .context("cannot read the terminal's replies")?;
+    log::write(&format!(
+        "terminal replies in {} ms: kitty graphics {:?}, device attributes {:?}{}",
+        started.elapsed().as_millis(),
+        replies.kitty,
+        replies.attributes,
+        if replies.typed.is_empty() {
+            String::new()
+        } else {
+            format!(", {} typed byte(s) dropped", replies.typed.len())
+        }
+    ));
+    Ok(replies)
+}
+
+/// Raw mode for the start-up queries, off again when dropped unless [`RawMode::keep`] hands
+/// it on to the TUI.
+pub struct RawMode(bool);
+
+impl RawMode {
+    pub fn enable() -> Result<RawMode> {
+        enable_raw_mode().context("cannot switch the terminal to raw mode")?;
+        Ok(RawMode(true))
+    }
+
+    pub fn keep(mut self) {
+        self.0 = false;
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if self.0 {
+            let _ = disable_raw_mode();
+        }
+    }
+}
+
+/// Whether the TUI's screen is up, so that the way out is sent once.
+static ENTERED: AtomicBool = AtomicBool::new(false);
+
+/// Raw mode, alternate screen and mouse capture off again: sent once after [`enter`], however
+/// many exit paths call it.
 pub fn restore_terminal() {
+    if !ENTERED.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        return;
+    }
     let mut out = std::io::stdout();
     let _ = crossterm::execute!(
         out,
@@ -62,16 +191,67 @@ impl Drop for TerminalGuard {
 /// The `Terminal` is never dropped: ratatui's Drop re-shows the cursor and `eprintln!`s if
 /// that fails, which panics once the terminal has hung up (stderr answers EIO).
 /// [`restore_terminal`] shows the cursor anyway; the leak is two screen buffers at exit.
-pub fn enter() -> Result<ManuallyDrop<Terminal<CrosstermBackend<std::io::Stdout>>>> {
+pub fn enter() -> Result<ManuallyDrop<Terminal<QuietBackend>>> {
     enable_raw_mode().context("cannot switch the terminal to raw mode")?;
+    ENTERED.store(true, Ordering::SeqCst);
     crossterm::execute!(std::io::stdout(), EnterAlternateScreen)?;
     // Clicks only (X10 + SGR coordinates), not crossterm's any-motion capture: moving the
     // mouse sends nothing, so no input races a graphics protocol's replies.
     std::io::stdout().write_all(b"\x1b[?1000h\x1b[?1006h")?;
-    let mut terminal = ManuallyDrop::new(Terminal::new(CrosstermBackend::new(std::io::stdout()))?);
+    let mut terminal = ManuallyDrop::new(Terminal::new(QuietBackend(CrosstermBackend::new(
+        std::io::stdout(),
+    )))?);
     terminal.hide_cursor()?;
     terminal.clear()?;
     Ok(terminal)
+}
+
+/// crossterm's backend, except that it never asks the terminal where the cursor is.
+/// ratatui's `Terminal::clear` does, to put the cursor back, and crossterm waits 2 s for
+/// the answer: a terminal that never answers stalled start-up and then failed it, and every
+/// clear (the painter's, when photos change) was a round trip through the keyboard input.
+/// The TUI hides the cursor and never reads its position, so the origin is answered.
+pub struct QuietBackend(CrosstermBackend<std::io::Stdout>);
+
+impl Backend for QuietBackend {
+    type Error = std::io::Error;
+
+    fn draw<'a, I>(&mut self, content: I) -> std::io::Result<()>
+    where
+        I: Iterator<Item = (u16, u16, &'a ratatui::buffer::Cell)>,
+    {
+        self.0.draw(content)
+    }
+    fn append_lines(&mut self, n: u16) -> std::io::Result<()> {
+        self.0.append_lines(n)
+    }
+    fn hide_cursor(&mut self) -> std::io::Result<()> {
+        self.0.hide_cursor()
+    }
+    fn show_cursor(&mut self) -> std::io::Result<()> {
+        self.0.show_cursor()
+    }
+    fn get_cursor_position(&mut self) -> std::io::Result<Position> {
+        Ok(Position::ORIGIN)
+    }
+    fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> std::io::Result<()> {
+        self.0.set_cursor_position(position)
+    }
+    fn clear(&mut self) -> std::io::Result<()> {
+        self.0.clear()
+    }
+    fn clear_region(&mut self, clear_type: ClearType) -> std::io::Result<()> {
+        self.0.clear_region(clear_type)
+    }
+    fn size(&self) -> std::io::Result<Size> {
+        self.0.size()
+    }
+    fn window_size(&mut self) -> std::io::Result<WindowSize> {
+        self.0.window_size()
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Backend::flush(&mut self.0)
+    }
 }
 
 /// Installs the panic hook that restores the terminal before the panic message is printed,

@@ -87,9 +87,31 @@ pub fn list_rows(area: Rect) -> ListRows {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Display {
     pub colors: ColorMode,
-    /// A graphics protocol (kitty, iTerm2, sixel) draws the photos after each frame; the view
-    /// leaves their cells alone. The terminal's cell size in pixels, which decides those cells.
-    pub external_images: Option<(f64, f64)>,
+    /// The terminal's cell size in pixels; `None` where it reports none (cells are then taken
+    /// to be twice as tall as wide). Photos keep their shape in cells of this shape.
+    pub cell: Option<(f64, f64)>,
+    pub photos: Photos,
+}
+
+/// Who draws the photos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Photos {
+    /// The view, in half-block cells.
+    HalfBlocks,
+    /// A graphics protocol (kitty, iTerm2, sixel) after each frame: the view leaves the
+    /// photos' cells alone.
+    External,
+    /// kitty Unicode placeholders (inside tmux): the image data went to the terminal
+    /// beforehand, and the view fills the photos' cells with the placeholder characters that
+    /// show it, so the image is part of the text grid.
+    KittyPlaceholders,
+}
+
+impl Display {
+    /// The cell size photos are placed in: the terminal's, or [`blocks::ASSUMED_CELL`].
+    pub fn cell_or_assumed(&self) -> (f64, f64) {
+        self.cell.unwrap_or(blocks::ASSUMED_CELL)
+    }
 }
 
 pub fn view(app: &App, display: Display, frame: &mut Frame) {
@@ -467,24 +489,24 @@ fn photo(
     area: Rect,
     buf: &mut Buffer,
 ) {
-    match (shown(app, entry, overlay), display.external_images) {
+    let cell = display.cell_or_assumed();
+    match (shown(app, entry, overlay), display.photos) {
         (Err(lines), _) => message(lines, area, buf),
-        (Ok(Some(img)), Some(cell)) => {
-            // The graphics protocol draws the photo after the frame: its cells are left to it,
-            // the rest of the panel is blank (no stale text beside a photo).
-            let cells = graphics::image_cells(img.width(), img.height(), area, cell);
+        (Ok(Some(_)), Photos::External) => {
+            // The graphics protocol draws the photo after the frame, centred to the pixel:
+            // the panel is left to it. Its cells are blank before (the painter redraws the
+            // screen whenever the photos wanted change), so nothing stale shows beside it.
             for y in area.top()..area.bottom() {
                 for x in area.left()..area.right() {
-                    let cell = &mut buf[(x, y)];
-                    if cells.contains(ratatui::layout::Position { x, y }) {
-                        cell.set_diff_option(CellDiffOption::Skip);
-                    } else {
-                        cell.reset();
-                    }
+                    buf[(x, y)].reset();
+                    buf[(x, y)].set_diff_option(CellDiffOption::Skip);
                 }
             }
         }
-        (Ok(Some(img)), None) => blocks::draw(&img, area, buf, display.colors),
+        (Ok(Some(img)), Photos::KittyPlaceholders) => {
+            graphics::draw_placeholders(&img, area, cell, buf)
+        }
+        (Ok(Some(img)), Photos::HalfBlocks) => blocks::draw(&img, area, cell, buf, display.colors),
         (Ok(None), _) => message(vec![Line::from("decoding…").dim()], area, buf),
     }
 }
