@@ -1,8 +1,21 @@
 //! simtui: explore a folder of photos by visual similarity and see why two images look alike.
 //!
-//! Layers, each depending only on those above it in this list:
-//! `model` (the network, no I/O) → `decode` (files to RGB) → `engine` (embedding and labels)
-//! → `cli` (argument parsing and output).
+//! Layers, each using only the ones below it:
+//! - [`cli`] (parse, dispatch, print) and [`tui`] (terminal, state, view, workers) — the two
+//!   front doors; [`bench`] measures them against the Python peers.
+//! - [`explain::pair`] — the one pair pipeline both front doors call: load → maps →
+//!   faithfulness → figure/overlays; [`render`] draws (colour maps, overlays, figures,
+//!   terminal image protocols).
+//! - [`explain`] (saliency methods, faithfulness, correspondence), [`index`] (scan, decode and
+//!   embed pipeline, SQLite cache, region search) and [`search`] (top-k, duplicate groups).
+//! - [`space`] (plain or centred similarity) over [`engine`] (images → pooled features).
+//! - [`decode`] (bytes → upright RGB, bounded) and [`model`] (EfficientNet-Lite0 in candle,
+//!   no files, no terminal); [`text`] makes names safe to show.
+
+// The lint wall: nothing unused ships, and library code reports errors instead of panicking on
+// them (`unwrap` only in tests; `expect` states an invariant).
+#![deny(unused)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used))]
 
 pub mod bench;
 pub mod cli;

@@ -79,7 +79,7 @@ pub fn compare(
             a: JsonPath::new(&args.a),
             b: JsonPath::new(&args.b),
             score,
-            threshold: threshold,
+            threshold,
             same,
             space: space.version().to_string(),
             correspondences: m.top_pairs(TOP_PAIRS).into_iter().map(pair).collect(),

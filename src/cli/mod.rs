@@ -240,16 +240,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             region: Some(region),
         }) => {
             let e = model()?;
-            region::similar_region(
-                &e,
-                &space(&e),
-                &image,
+            let query = region::RegionQuery {
+                image: &image,
                 region,
-                &dir,
-                k,
-                &merged(folder),
-                json,
-            )
+            };
+            region::similar_region(&e, &space(&e), query, &dir, k, &merged(folder), json)
         }
         Some(Command::Similar {
             image,

@@ -29,16 +29,22 @@ struct RegionHit {
     found_box: [u32; 4],
 }
 
+/// The query of a region search: a rectangle of a photo.
+pub struct RegionQuery<'a> {
+    pub image: &'a Path,
+    pub region: Region,
+}
+
 pub fn similar_region(
     embedder: &Embedder,
     space: &Space,
-    image: &Path,
-    region: Region,
+    query_region: RegionQuery,
     dir: &Path,
     k: usize,
     args: &FolderArgs,
     json: bool,
 ) -> Result<ExitCode> {
+    let RegionQuery { image, region } = query_region;
     // The region is checked before the folder is indexed, so a typo costs nothing.
     let photo = crate::decode::load_rgb(image)?;
     let query =
