@@ -14,6 +14,10 @@ use crate::model::{self, EfficientNetLite0, Preprocess};
 /// to keep memory flat (~1 GB of activations at 32).
 pub const BATCH: usize = 16;
 
+/// The decode memory budget every photo the engine (and the index, the TUI) reads shares, in
+/// bytes: see [`crate::decode`].
+pub use crate::decode::{set_memory_limit as set_decode_memory_limit, DEFAULT_MEMORY_LIMIT};
+
 /// Largest weights file read: Lite0's checkpoint is 19 MB; this refuses `/dev/zero`-like
 /// inputs before they fill memory.
 pub const MAX_WEIGHTS_BYTES: u64 = 256 << 20;

@@ -15,6 +15,8 @@ use super::output::{check_outputs, human, JsonPath};
 use crate::engine::Embedder;
 use crate::explain::correspondence::{CellPair, Correspondence};
 use crate::explain::pair::file_name;
+use crate::explain::pair::PairService;
+use crate::explain::Explainer;
 use crate::index::query::embed_like_index;
 use crate::index::region::cell_features;
 use crate::render::correspondence::{figure, DEFAULT_PAIRS};
@@ -111,28 +113,23 @@ pub fn explain_correspondence(
 ) -> Result<ExitCode> {
     let outputs: Vec<PathBuf> = args.output.iter().cloned().collect();
     check_outputs(&outputs, args.force, &[args.a.as_path(), args.b.as_path()])?;
-    let load = |p: &PathBuf| -> Result<(image::RgbImage, candle_core::Tensor)> {
-        let photo = crate::decode::load_rgb(p)?;
-        let x = crate::model::preprocess::batch(&[embedder.preprocess.prepare(&photo)])?;
-        Ok((photo, embedder.model.forward(&x)?.feature_map))
-    };
-    let (ia, fa) = load(&args.a)?;
-    let (ib, fb) = load(&args.b)?;
-    let m = Correspondence::between(space, &fa, &fb)?;
+    // The pair service loads both photos (full resolution, upright) with the cells of their
+    // one network pass, as `explain` does.
+    let service = PairService::new(Explainer::in_space(
+        embedder,
+        Default::default(),
+        space.clone(),
+    ));
+    let (a, b) = (service.load(&args.a)?, service.load(&args.b)?);
+    let (ia, ib) = (&a.image, &b.image);
+    let m = Correspondence::between(space, &a.prepared.cells, &b.prepared.cells)?;
     let pairs = m.top_pairs(DEFAULT_PAIRS);
     let (an, bn) = (file_name(&args.a), file_name(&args.b));
     let names = [crate::text::sanitize(&an), crate::text::sanitize(&bn)];
     if let Some(out) = &args.output {
-        figure(
-            &ia,
-            &ib,
-            &m,
-            &pairs,
-            [&names[0], &names[1]],
-            space.version(),
-        )
-        .save_with_format(out, image::ImageFormat::Png)
-        .with_context(|| format!("cannot write {}", human(out)))?;
+        figure(ia, ib, &m, &pairs, [&names[0], &names[1]], space.version())
+            .save_with_format(out, image::ImageFormat::Png)
+            .with_context(|| format!("cannot write {}", human(out)))?;
     }
     let drawn: f32 = pairs.iter().map(|p| p.contribution).sum();
     let mut stdout = std::io::stdout().lock();

@@ -79,7 +79,7 @@ pub struct ModelArgs {
 
     /// Most memory decoding may hold at once, in MiB (larger JPEGs decode at reduced size,
     /// other larger images are refused)
-    #[arg(long, global = true, value_name = "MIB", default_value_t = crate::decode::DEFAULT_MEMORY_LIMIT >> 20,
+    #[arg(long, global = true, value_name = "MIB", default_value_t = crate::engine::DEFAULT_MEMORY_LIMIT >> 20,
           value_parser = clap::value_parser!(u64).range(16..=1 << 20))]
     pub max_image_mb: u64,
 
@@ -209,7 +209,7 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
-    crate::decode::set_memory_limit(cli.model.max_image_mb << 20);
+    crate::engine::set_decode_memory_limit(cli.model.max_image_mb << 20);
     let pre = Preprocess {
         grayscale: cli.model.grayscale,
     };

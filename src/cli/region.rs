@@ -46,9 +46,8 @@ pub fn similar_region(
 ) -> Result<ExitCode> {
     let RegionQuery { image, region } = query_region;
     // The region is checked before the folder is indexed, so a typo costs nothing.
-    let photo = crate::decode::load_rgb(image)?;
-    let query =
-        region::embed_region(embedder, &photo, region).map_err(|e| e.context(human(image)))?;
+    let query = region::load_and_embed_region(embedder, image, region)
+        .map_err(|e| e.context(human(image)))?;
     let (summary, indexed) = index_folder(embedder, dir, args, json)?;
     let full: Vec<PathBuf> = indexed.paths.iter().map(|p| indexed.root.join(p)).collect();
     let exclude = full.iter().position(|p| same_file(p, image));

@@ -80,6 +80,16 @@ impl Region {
 }
 
 /// The raw pooled feature of `region` of `photo` (cropped, then prepared like any photo).
+/// The photo at `path` (full resolution, upright) and the embedding of its `region`.
+pub fn load_and_embed_region(
+    embedder: &Embedder,
+    path: &std::path::Path,
+    region: Region,
+) -> Result<Vec<f32>> {
+    let photo = crate::decode::load_rgb(path)?;
+    embed_region(embedder, &photo, region)
+}
+
 pub fn embed_region(embedder: &Embedder, photo: &RgbImage, region: Region) -> Result<Vec<f32>> {
     let crop = region.crop(photo)?;
     Ok(embedder

@@ -226,7 +226,7 @@ pub fn pair_in(a: &Panel, b: &Panel, score: f32, method: Method, look: Look) -> 
             &mut img,
             MARGIN as f32,
             y as f32,
-            "Faithfulness (cosine as 8×8 patches are blurred away / restored in map order):",
+            "Faithfulness (the score as 8×8 patches are blurred away / restored in map order):",
             &Style::new(14.0, MUTED),
         );
         y += text::line_height(&foot).ceil() as u32 + 6;

@@ -1,6 +1,8 @@
 //! Drawing: a pure function of the [`App`] (no I/O, no model), so every screen can be rendered
 //! into ratatui's `TestBackend` and checked.
 
+mod help;
+
 use std::sync::Arc;
 
 use image::RgbImage;
@@ -8,7 +10,7 @@ use ratatui::buffer::{Buffer, CellDiffOption};
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::action::{Faith, ListRows, PairMaps};
@@ -17,6 +19,8 @@ use super::blocks::{self, ColorMode};
 use super::graphics;
 use super::scroll::list_window;
 use crate::render::{colormap, diverging};
+use help::help;
+pub use help::KEYS;
 
 /// Below this size the layout cannot show a list and two photos.
 pub const MIN_WIDTH: u16 = 60;
@@ -730,66 +734,6 @@ fn fmt_secs(s: u64) -> String {
         format!("{s}s")
     }
 }
-
-pub const KEYS: &[(&str, &str)] = &[
-    ("j k ↓ ↑", "move in the focused list"),
-    ("g G", "first / last"),
-    ("PgUp PgDn", "page up / down"),
-    ("Tab", "switch between files and neighbours"),
-    ("Enter", "follow the neighbour (it becomes the query)"),
-    ("⌫  H  Alt-←", "back in history"),
-    ("L  Alt-→", "forward in history"),
-    ("+ -", "more / fewer neighbours"),
-    ("s", "saliency overlay on both photos"),
-    ("m", "next saliency method"),
-    (
-        "d",
-        "both signs: red makes the pair alike, blue argues against",
-    ),
-    ("e", "export the pair with its heatmaps as PNG"),
-    ("o", "open the photo in the system viewer"),
-    ("/", "filter the file list (Enter keeps, Esc clears)"),
-    ("?", "this help"),
-    ("q  Esc  Ctrl-C", "quit"),
-];
-
-fn help(area: Rect, buf: &mut Buffer) {
-    use ratatui::widgets::Widget;
-    let w = 76.min(area.width);
-    let h = (KEYS.len() as u16 + 4 + MEANING.len() as u16 + 1).min(area.height);
-    let r = Rect::new(
-        area.x + (area.width - w) / 2,
-        area.y + (area.height - h) / 2,
-        w,
-        h,
-    );
-    Clear.render(r, buf);
-    let block = Block::bordered()
-        .border_type(BorderType::Double)
-        .title(Line::from(" Keys ").bold())
-        .title_bottom(Line::from(" any key closes ").dim());
-    let mut lines: Vec<Line> = KEYS
-        .iter()
-        .map(|(k, what)| {
-            Line::from(vec![
-                Span::styled(format!(" {k:<15}"), Style::new().fg(Color::Yellow).bold()),
-                Span::raw(*what),
-            ])
-        })
-        .collect();
-    lines.insert(0, Line::from(""));
-    lines.push(Line::from(""));
-    lines.extend(MEANING.iter().map(|l| Line::from(format!(" {l}")).dim()));
-    Paragraph::new(lines).block(block).render(r, buf);
-}
-
-/// What the numbers and colours mean, under the keys.
-const MEANING: &[&str] = &[
-    "Score: centred similarity, the cosine of the two photos' features",
-    "after the average photo's is taken away: unrelated ≈ 0, duplicates ≈ 1.",
-    "Map: how much of the score each region gives (bright = most;",
-    "with d, red regions make the pair alike and blue ones argue against).",
-];
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,67 @@
+//! The `?` popup: every key, and what the score and the map's colours mean.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Style, Stylize};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Clear, Paragraph};
+
+pub const KEYS: &[(&str, &str)] = &[
+    ("j k ↓ ↑", "move in the focused list"),
+    ("g G", "first / last"),
+    ("PgUp PgDn", "page up / down"),
+    ("Tab", "switch between files and neighbours"),
+    ("Enter", "follow the neighbour (it becomes the query)"),
+    ("⌫  H  Alt-←", "back in history"),
+    ("L  Alt-→", "forward in history"),
+    ("+ -", "more / fewer neighbours"),
+    ("s", "saliency overlay on both photos"),
+    ("m", "next saliency method"),
+    (
+        "d",
+        "both signs: red makes the pair alike, blue argues against",
+    ),
+    ("e", "export the pair with its heatmaps as PNG"),
+    ("o", "open the photo in the system viewer"),
+    ("/", "filter the file list (Enter keeps, Esc clears)"),
+    ("?", "this help"),
+    ("q  Esc  Ctrl-C", "quit"),
+];
+
+pub(super) fn help(area: Rect, buf: &mut Buffer) {
+    use ratatui::widgets::Widget;
+    let w = 76.min(area.width);
+    let h = (KEYS.len() as u16 + 4 + MEANING.len() as u16 + 1).min(area.height);
+    let r = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    Clear.render(r, buf);
+    let block = Block::bordered()
+        .border_type(BorderType::Double)
+        .title(Line::from(" Keys ").bold())
+        .title_bottom(Line::from(" any key closes ").dim());
+    let mut lines: Vec<Line> = KEYS
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:<15}"), Style::new().fg(Color::Yellow).bold()),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.insert(0, Line::from(""));
+    lines.push(Line::from(""));
+    lines.extend(MEANING.iter().map(|l| Line::from(format!(" {l}")).dim()));
+    Paragraph::new(lines).block(block).render(r, buf);
+}
+
+/// What the numbers and colours mean, under the keys.
+const MEANING: &[&str] = &[
+    "Score: centred similarity, the cosine of the two photos' features",
+    "after the average photo's is taken away: unrelated ≈ 0, duplicates ≈ 1.",
+    "Map: how much of the score each region gives (bright = most;",
+    "with d, red regions make the pair alike and blue ones argue against).",
+];
