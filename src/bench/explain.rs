@@ -82,8 +82,21 @@ pub(super) fn run(embedder: &Embedder, args: &Options) -> Result<()> {
         3,
         &mut || faithfulness::evaluate(embedder, &q.input, &n.embedding, &map, 0).map(drop),
     )?;
+    // The photo's one network pass (which keeps its cells) and the map from them.
     time("decomposition (with a forward pass)", "", 10, &mut || {
-        ex.map(Method::Decomposition, &q, &n.embedding).map(drop)
+        let again = ex.prepare(q.input.clone())?;
+        ex.map(Method::Decomposition, &again, &n.embedding)
+            .map(drop)
+    })?;
+    let centred = Explainer::in_space(
+        embedder,
+        params,
+        embedder.space(crate::space::Similarity::Centred),
+    );
+    time("refined decomposition (the default)", "", 10, &mut || {
+        centred
+            .map(Method::RefinedDecomposition, &q, &n.embedding)
+            .map(drop)
     })?;
     let x = crate::model::preprocess::batch(std::slice::from_ref(&q.input))?;
     let features = embedder.model.forward(&x)?.feature_map;
