@@ -326,19 +326,45 @@ impl<'a> Explainer<'a> {
 
     /// The map of `method` over `query`, explaining its similarity to `other` (an embedding).
     pub fn map(&self, method: Method, query: &Prepared, other: &[f32]) -> Result<SaliencyMap> {
+        self.map_inner(method, query, other, &|| true)
+    }
+
+    /// [`Self::map`], stopped at its next batch of network passes once `wanted` turns false
+    /// (`None`): a map nobody waits for any more does not keep the cores busy.
+    pub fn map_while(
+        &self,
+        method: Method,
+        query: &Prepared,
+        other: &[f32],
+        wanted: &dyn Fn() -> bool,
+    ) -> Result<Option<SaliencyMap>> {
+        match self.map_inner(method, query, other, wanted) {
+            Ok(m) => Ok(Some(m)),
+            Err(e) if e.is::<Cancelled>() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn map_inner(
+        &self,
+        method: Method,
+        query: &Prepared,
+        other: &[f32],
+        wanted: &dyn Fn() -> bool,
+    ) -> Result<SaliencyMap> {
         let target = self.target(query, other)?;
         match method {
             Method::Decomposition => self.decomposition(query, &target),
             Method::Gradient => {
-                let (_, g) = self.gradients(std::slice::from_ref(&query.input), &target)?;
+                let (_, g) = self.gradients(std::slice::from_ref(&query.input), &target, wanted)?;
                 Ok(channel_max_abs(&g[0]))
             }
             Method::GradXInput => {
-                let (_, g) = self.gradients(std::slice::from_ref(&query.input), &target)?;
+                let (_, g) = self.gradients(std::slice::from_ref(&query.input), &target, wanted)?;
                 Ok(channel_dot(&g[0], &query.input))
             }
-            Method::Smoothgrad => self.smoothgrad(query, &target),
-            Method::IntegratedGradients => Ok(self.integrated_gradients(query, &target)?.0),
+            Method::Smoothgrad => self.smoothgrad(query, &target, wanted),
+            Method::IntegratedGradients => Ok(self.integrated_gradients(query, &target, wanted)?.0),
             Method::Gradcam => self.gradcam(query, &target),
             Method::RefinedDecomposition => {
                 refined::refined_decomposition(&self.embedder.model, &query.input, &target)
@@ -348,7 +374,13 @@ impl<'a> Explainer<'a> {
 
     /// T at each of `inputs` and ∂T/∂x for each (the model's hand-written backward; images in
     /// parallel).
-    fn gradients(&self, inputs: &[Vec<f32>], target: &Target) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+    /// Checks `wanted` before each batch of [`GRAD_BATCH`] images and stops with [`Cancelled`].
+    fn gradients(
+        &self,
+        inputs: &[Vec<f32>],
+        target: &Target,
+        wanted: &dyn Fn() -> bool,
+    ) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         let v: Vec<f32> = target
             .n_hat
             .flatten_all()?
@@ -360,6 +392,9 @@ impl<'a> Explainer<'a> {
         let mut ts = Vec::with_capacity(inputs.len());
         let mut grads = Vec::with_capacity(inputs.len());
         for chunk in inputs.chunks(GRAD_BATCH) {
+            if !wanted() {
+                return Err(anyhow::Error::new(Cancelled));
+            }
             for (t, g) in self
                 .embedder
                 .model
@@ -402,7 +437,12 @@ impl<'a> Explainer<'a> {
         decompose(feature_map, &self.target(query, other)?)
     }
 
-    fn smoothgrad(&self, query: &Prepared, target: &Target) -> Result<SaliencyMap> {
+    fn smoothgrad(
+        &self,
+        query: &Prepared,
+        target: &Target,
+        wanted: &dyn Fn() -> bool,
+    ) -> Result<SaliencyMap> {
         let p = &self.params;
         let n = p.smooth_samples.max(1);
         // The normalised input spans [-1, 1): a range of 2.
@@ -424,7 +464,7 @@ impl<'a> Explainer<'a> {
                         .collect()
                 })
                 .collect();
-            let (_, grads) = self.gradients(&noisy, target)?;
+            let (_, grads) = self.gradients(&noisy, target, wanted)?;
             for g in &grads {
                 let map = channel_max_abs(g);
                 match &mut acc {
@@ -457,6 +497,7 @@ impl<'a> Explainer<'a> {
         &self,
         query: &Prepared,
         target: &Target,
+        wanted: &dyn Fn() -> bool,
     ) -> Result<(SaliencyMap, f32, f32)> {
         // Gauss–Legendre nodes: T(αx) rises steeply near α = 0 (the grey image embeds to
         // almost nothing), where 32 uniform steps missed completeness by ~20 %.
@@ -472,7 +513,7 @@ impl<'a> Explainer<'a> {
                     .collect()
             })
             .collect();
-        let (_, grads) = self.gradients(&path, target)?;
+        let (_, grads) = self.gradients(&path, target, wanted)?;
         let mut avg = vec![0f32; x.len()];
         for (g, &w) in grads.iter().zip(&weights) {
             avg.iter_mut().zip(g).for_each(|(a, v)| *a += w as f32 * v);
@@ -490,7 +531,7 @@ impl<'a> Explainer<'a> {
         other: &[f32],
     ) -> Result<(SaliencyMap, f32, f32)> {
         let target = self.target(query, other)?;
-        self.integrated_gradients(query, &target)
+        self.integrated_gradients(query, &target, &|| true)
     }
 
     fn gradcam(&self, query: &Prepared, target: &Target) -> Result<SaliencyMap> {
@@ -534,6 +575,18 @@ fn decompose(feature_map: &Tensor, target: &Target) -> Result<SaliencyMap> {
         values,
     })
 }
+
+/// The error a map stops with when its caller no longer wants it ([`Explainer::map_while`]).
+#[derive(Debug)]
+pub struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cancelled: a newer request replaced it")
+    }
+}
+
+impl std::error::Error for Cancelled {}
 
 /// Gauss–Legendre nodes and weights on [0, 1] (weights sum to 1), by Newton's method on the
 /// Legendre polynomial P_n.

@@ -60,7 +60,8 @@ impl<'a> PairService<'a> {
     }
 
     /// Both maps of the pair: over `a` with `b` fixed, then over `b` with `a` fixed; `None`
-    /// when `wanted` turned false before or between them.
+    /// when `wanted` turned false (checked before each batch of network passes, so a slow
+    /// method stops within one batch).
     pub fn maps(
         &self,
         method: Method,
@@ -72,15 +73,13 @@ impl<'a> PairService<'a> {
             return Ok(None);
         }
         let t = Instant::now();
-        let map_a = self
-            .explainer
-            .map(method, &a.prepared, &b.prepared.embedding)?;
-        if !wanted() {
+        let ex = &self.explainer;
+        let Some(map_a) = ex.map_while(method, &a.prepared, &b.prepared.embedding, wanted)? else {
             return Ok(None);
-        }
-        let map_b = self
-            .explainer
-            .map(method, &b.prepared, &a.prepared.embedding)?;
+        };
+        let Some(map_b) = ex.map_while(method, &b.prepared, &a.prepared.embedding, wanted)? else {
+            return Ok(None);
+        };
         Ok(Some(Maps {
             explanation: PairExplanation {
                 method,
