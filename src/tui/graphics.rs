@@ -87,14 +87,22 @@ fn tmux_info() -> TmuxInfo {
             .success()
             .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
     };
-    let shown =
-        ask(&["display-message", "-p", "#{version}|#{client_termname}"]).unwrap_or_default();
-    let (version, client) = shown.split_once('|').unwrap_or((&shown, ""));
+    let shown = ask(&[
+        "display-message",
+        "-p",
+        "#{version}|#{client_termname}|#{client_termtype}",
+    ])
+    .unwrap_or_default();
+    let mut fields = shown.splitn(3, '|');
+    let version = fields.next().unwrap_or_default();
+    let client = fields.next().unwrap_or_default();
+    let client_type = fields.next().unwrap_or_default();
     TmuxInfo {
         version: parse_version(version),
         passthrough: ask(&["show-options", "-Apv", "allow-passthrough"])
             .is_some_and(|v| parse_passthrough(&v)),
         client_term: client.to_string(),
+        client_type: client_type.to_string(),
     }
 }
 
@@ -141,8 +149,19 @@ pub fn decide(
     };
     let in_tmux = tmux.is_some();
     let silent = replies.is_some_and(|r| r.attributes.is_none());
-    let kitty = replies.is_some_and(Replies::kitty_ok)
-        || tmux.is_some_and(|t| t.passthrough && t.client_speaks_kitty());
+    let kitty = match tmux {
+        // Inside tmux kitty images are placeholders, which older kittys show as boxes.
+        Some(t) => {
+            t.kitty_without_placeholders().is_none()
+                && (t.kitty_placeholders() || replies.is_some_and(Replies::kitty_ok))
+        }
+        None => replies.is_some_and(Replies::kitty_ok),
+    };
+    let old_kitty = |t: &TmuxInfo| {
+        t.kitty_without_placeholders().map(|(a, b, c)| {
+            format!("kitty {a}.{b}.{c} draws no Unicode placeholders (kitty 0.28 and later do)")
+        })
+    };
     let sixel = replies.is_some_and(Replies::sixel) && tmux.is_none_or(TmuxInfo::draws_sixel);
     let version = |t: &TmuxInfo| match t.version {
         Some((a, b)) => format!("tmux {a}.{b}"),
@@ -187,6 +206,11 @@ pub fn decide(
                     "photos in half-blocks: {} does not pass graphics through (`set -g allow-passthrough on` lets kitty images through)",
                     version(t)
                 )),
+                Some(t) if old_kitty(t).is_some() => blocks(format!(
+                    "photos in half-blocks: through {}, {}",
+                    version(t),
+                    old_kitty(t).unwrap_or_default()
+                )),
                 Some(t) => blocks(format!(
                     "photos in half-blocks: the terminal outside {} answers no kitty graphics query{}",
                     version(t),
@@ -201,6 +225,9 @@ pub fn decide(
         }
         Graphics::Kitty => {
             if !kitty {
+                if let Some(why) = tmux.and_then(old_kitty) {
+                    bail!("kitty images cannot pass tmux here: {why}; use --graphics blocks (or auto)");
+                }
                 let hint = match tmux {
                     Some(t) if !t.passthrough => {
                         " (inside tmux: `set -g allow-passthrough on` lets it through)"
@@ -546,6 +573,43 @@ mod tests {
         fn take(&self) -> String {
             String::from_utf8_lossy(&std::mem::take(&mut *self.0.lock().unwrap())).into_owned()
         }
+    }
+
+    #[test]
+    fn kitty_inside_tmux_needs_a_kitty_that_draws_placeholders() {
+        // kitty 0.26.5 in tmux 3.3a (Xvfb) drew the placeholder grid as boxes: half-blocks
+        // and a reason instead, and `--graphics kitty` is refused with the same reason.
+        let mux = |client_type: &str| {
+            Multiplexer::Tmux(TmuxInfo {
+                version: Some((3, 3)),
+                passthrough: true,
+                client_term: "xterm-kitty".into(),
+                client_type: client_type.into(),
+            })
+        };
+        let silent = Replies {
+            attributes: Some(vec![1, 2]),
+            ..Replies::default()
+        };
+        let old = decide(Graphics::Auto, &mux("kitty(0.26.5)"), false, Some(&silent)).unwrap();
+        assert_eq!(old.driver, None);
+        let note = old.note.unwrap();
+        assert!(
+            note.contains("kitty 0.26.5") && note.contains("0.28"),
+            "{note}"
+        );
+        let err = decide(Graphics::Kitty, &mux("kitty(0.26.5)"), false, Some(&silent))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("0.28"), "{err}");
+        let new = decide(Graphics::Auto, &mux("kitty(0.35.2)"), false, Some(&silent)).unwrap();
+        assert_eq!(
+            new.driver,
+            Some(Driver {
+                protocol: Protocol::Kitty,
+                in_tmux: true
+            })
+        );
     }
 
     #[test]

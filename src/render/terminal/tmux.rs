@@ -28,7 +28,14 @@ pub struct TmuxInfo {
     /// The outer terminal's TERM as tmux's client reports it (`#{client_termname}`), empty
     /// when no client is attached.
     pub client_term: String,
+    /// The outer terminal's own name and version as tmux learnt them from its XTVERSION
+    /// reply (`#{client_termtype}`, e.g. `kitty(0.26.5)`); empty where tmux has none.
+    pub client_type: String,
 }
+
+/// The first kitty release that draws Unicode placeholders (older ones show the placeholder
+/// characters themselves, as boxes).
+pub const KITTY_PLACEHOLDERS_SINCE: (u32, u32, u32) = (0, 28, 0);
 
 impl TmuxInfo {
     /// tmux 3.4 and later draw sixel images themselves (when built with sixel).
@@ -41,6 +48,32 @@ impl TmuxInfo {
         let t = self.client_term.to_ascii_lowercase();
         t.contains("kitty") || t.contains("ghostty")
     }
+
+    /// The outer kitty's version where tmux knows it, when it is too old to draw Unicode
+    /// placeholders (kitty 0.26 shows a grid of boxes instead of the photo).
+    pub fn kitty_without_placeholders(&self) -> Option<(u32, u32, u32)> {
+        let v = parse_kitty_type(&self.client_type)?;
+        (v < KITTY_PLACEHOLDERS_SINCE).then_some(v)
+    }
+
+    /// Photos can go through as kitty Unicode placeholders: passthrough is on and the outer
+    /// terminal speaks kitty graphics, in a release that draws placeholders.
+    pub fn kitty_placeholders(&self) -> bool {
+        self.passthrough
+            && self.client_speaks_kitty()
+            && self.kitty_without_placeholders().is_none()
+    }
+}
+
+/// `kitty(0.26.5)` (tmux's `#{client_termtype}` for kitty) → (0, 26, 5); `None` for other
+/// terminals or no version.
+pub fn parse_kitty_type(s: &str) -> Option<(u32, u32, u32)> {
+    let inner = s.trim().strip_prefix("kitty(")?.strip_suffix(')')?;
+    let mut parts = inner.split('.').map(|p| p.parse::<u32>());
+    let major = parts.next()?.ok()?;
+    let minor = parts.next()?.ok()?;
+    let patch = parts.next().unwrap_or(Ok(0)).ok()?;
+    Some((major, minor, patch))
 }
 
 /// `3.3a`, `3.4`, `next-3.5`, `openbsd-7.4` → (major, minor) where there is one.
@@ -104,5 +137,31 @@ mod tests {
         assert!(!info("3.3a").draws_sixel() && info("3.4").draws_sixel());
         assert!(parse_passthrough("on\n") && parse_passthrough("all"));
         assert!(!parse_passthrough("off") && !parse_passthrough(""));
+    }
+
+    #[test]
+    fn a_kitty_too_old_for_placeholders_gets_none() {
+        // Seen under Xvfb: kitty 0.26.5 in tmux 3.3a drew the placeholder grid as boxes.
+        assert_eq!(parse_kitty_type("kitty(0.26.5)"), Some((0, 26, 5)));
+        assert_eq!(parse_kitty_type("kitty(0.35)"), Some((0, 35, 0)));
+        assert_eq!(parse_kitty_type("XTerm(379)"), None);
+        assert_eq!(parse_kitty_type(""), None);
+        let outer = |term: &str, ty: &str| TmuxInfo {
+            version: Some((3, 3)),
+            passthrough: true,
+            client_term: term.into(),
+            client_type: ty.into(),
+        };
+        let old = outer("xterm-kitty", "kitty(0.26.5)");
+        assert!(old.client_speaks_kitty() && !old.kitty_placeholders());
+        assert_eq!(old.kitty_without_placeholders(), Some((0, 26, 5)));
+        assert!(outer("xterm-kitty", "kitty(0.28.0)").kitty_placeholders());
+        // No XTVERSION reply known: the name decides, as before.
+        assert!(outer("xterm-kitty", "").kitty_placeholders());
+        let off = TmuxInfo {
+            passthrough: false,
+            ..outer("xterm-kitty", "kitty(0.35.2)")
+        };
+        assert!(!off.kitty_placeholders());
     }
 }
