@@ -247,3 +247,77 @@ fn dups_orders_groups_and_members_and_follows_the_threshold() {
     assert_eq!(lines[4], "group 2 (2 images)", "{text}");
     assert_eq!(lines.len(), 7, "{text}");
 }
+
+/// `index --json` of `dir` with `extra` flags: the exit status and the report.
+fn index_json(dir: &Path, db: &Path, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec![
+        OsStr::new("index"),
+        dir.as_os_str(),
+        OsStr::new("--db"),
+        db.as_os_str(),
+        OsStr::new("--json"),
+    ];
+    args.extend(extra.iter().map(OsStr::new));
+    let out = run(&args);
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "simtui {args:?}: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap(), report)
+}
+
+#[test]
+fn no_recursive_and_follow_links_choose_what_is_indexed_and_a_loop_is_reported() {
+    let t = Temp::new("walk");
+    let root = t.0.join("photos");
+    let outside = t.0.join("elsewhere");
+    for d in [root.join("sub"), root.join(".hidden"), outside.clone()] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    for (name, to) in [
+        ("bird_duck.jpg", root.join("top.jpg")),
+        ("farm_cows.jpg", root.join("sub/nested.jpg")),
+        ("bird_owl.jpg", root.join(".hidden/hidden.jpg")),
+        ("wild_raccoon.jpg", outside.join("linked.jpg")),
+    ] {
+        std::fs::copy(common::photo(name), to).unwrap();
+    }
+    // A linked folder, a linked photo, and a link back to an ancestor: a loop.
+    std::os::unix::fs::symlink(&outside, root.join("elsewhere")).unwrap();
+    std::os::unix::fs::symlink(outside.join("linked.jpg"), root.join("link.jpg")).unwrap();
+    std::os::unix::fs::symlink(&root, root.join("sub/loop")).unwrap();
+
+    let found = |report: &Value| report["found"].as_u64().unwrap();
+    // Default: recursive, links not followed, hidden folders skipped.
+    let (code, report) = index_json(&root, &t.0.join("a.sqlite"), &[]);
+    assert_eq!((code, found(&report)), (0, 2), "{report}");
+    assert_eq!(report["skipped"], Value::Array(vec![]), "{report}");
+
+    // --no-recursive: the folder's own photos only.
+    let (code, report) = index_json(&root, &t.0.join("b.sqlite"), &["--no-recursive"]);
+    assert_eq!((code, found(&report)), (0, 1), "{report}");
+
+    // --follow-links: the linked folder and photo count; the loop is reported once, as a
+    // skipped entry with its reason, and the walk ends (exit 1: something was skipped).
+    let (code, report) = index_json(&root, &t.0.join("c.sqlite"), &["--follow-links"]);
+    assert_eq!(found(&report), 4, "{report}");
+    assert_eq!(report["embedded"], 4, "{report}");
+    let skipped = report["skipped"].as_array().unwrap();
+    assert_eq!(skipped.len(), 1, "{report}");
+    assert!(
+        skipped[0]["path"].as_str().unwrap().ends_with("sub/loop"),
+        "{report}"
+    );
+    assert_eq!(skipped[0]["reason"], "symbolic link loop", "{report}");
+    assert_eq!(code, 1, "{report}");
+
+    // Both: the linked photo in the folder itself, no descent into any folder.
+    let (code, report) = index_json(
+        &root,
+        &t.0.join("d.sqlite"),
+        &["--follow-links", "--no-recursive"],
+    );
+    assert_eq!((code, found(&report)), (0, 2), "{report}");
+}
