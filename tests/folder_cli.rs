@@ -321,3 +321,62 @@ fn no_recursive_and_follow_links_choose_what_is_indexed_and_a_loop_is_reported()
     );
     assert_eq!((code, found(&report)), (0, 2), "{report}");
 }
+
+/// Broken files are listed as `path: reason`, the path once: also when the name carries
+/// control characters (shown as visible symbols) or is not UTF-8, in text and in JSON, on
+/// the first run and when the failure is remembered from the index.
+#[test]
+fn a_skipped_file_is_named_once_with_its_reason() {
+    use std::os::unix::ffi::OsStrExt;
+    let t = Temp::new("reasons");
+    let dir = t.0.join("photos");
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = t.0.join("db.sqlite");
+    let names: [&[u8]; 4] = [
+        b"x.jpg",
+        b"evil\x1b[31mred.jpg",
+        b"new\nline.jpg",
+        b"latin\xe9.jpg",
+    ];
+    for name in names {
+        std::fs::write(dir.join(OsStr::from_bytes(name)), b"not a photo").unwrap();
+    }
+    std::fs::copy(common::photo("bird_duck.jpg"), dir.join("ok.jpg")).unwrap();
+    let want_reason = "not a supported image (format not recognised from its content)";
+    for run_no in ["first run", "remembered"] {
+        let out = run(&[
+            OsStr::new("index"),
+            dir.as_os_str(),
+            OsStr::new("--db"),
+            db.as_os_str(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{run_no}: some were skipped");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let skipped: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains(": not a supported image"))
+            .collect();
+        assert_eq!(skipped.len(), names.len(), "{run_no}:\n{text}");
+        for line in &skipped {
+            let (path, reason) = line.trim().split_once(".jpg: ").unwrap();
+            assert_eq!(reason, want_reason, "{run_no}: {line}");
+            assert_eq!(line.matches(".jpg").count(), 1, "{run_no}: {line}");
+            assert!(path.starts_with(&*dir.to_string_lossy()), "{line}");
+        }
+        let x = format!("{}: {want_reason}", dir.join("x.jpg").display());
+        assert!(skipped.iter().any(|l| l.trim() == x), "{run_no}:\n{text}");
+
+        let (_, report) = index_json(&dir, &db, &[]);
+        let reasons: Vec<&Value> = report["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["reason"])
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![want_reason; names.len()],
+            "{run_no}: {report}"
+        );
+    }
+}
