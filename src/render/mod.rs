@@ -197,14 +197,12 @@ mod tests {
             *v = value(1.0e6);
         }
         // Interleaved between the two maps, so neither map alone holds the percentile.
-        let (a, b): (Vec<(usize, f32)>, Vec<(usize, f32)>) =
-            all.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
-        let map = |v: Vec<(usize, f32)>| SaliencyMap {
+        let map = |parity: usize| SaliencyMap {
             width: 25,
             height: 20,
-            values: v.into_iter().map(|(_, v)| v).collect(),
+            values: all.iter().skip(parity).step_by(2).copied().collect(),
         };
-        (map(a), map(b))
+        (map(0), map(1))
     }
 
     #[test]
@@ -253,7 +251,7 @@ mod tests {
     #[test]
     fn signed_scale_is_symmetric_at_the_99_5th_percentile_of_magnitudes() {
         // Signs alternate, and the outliers are negative: the scale is set by |v|.
-        let (a, b) = pair_of_maps(|v| if v as u32 % 3 == 0 { -v } else { v });
+        let (a, b) = pair_of_maps(|v| if (v as u32).is_multiple_of(3) { -v } else { v });
         let s = Scale::signed_for_pair(&a, &b);
         assert_eq!((s.lo, s.hi), (-995.0, 995.0));
         assert!(s.is_signed());
