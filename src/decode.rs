@@ -330,15 +330,18 @@ fn dct_scale(w: u32, h: u32, min_side: u32) -> u8 {
 /// Why a file failed, without its path (the caller shows that): the error chain with
 /// repeats dropped (image-rs errors repeat their source) and control characters removed.
 pub fn reason(err: &anyhow::Error, path: &Path) -> String {
-    let shown = path.display().to_string();
-    let mut parts: Vec<String> = Vec::new();
-    for cause in err.chain() {
-        let msg: String = cause
-            .to_string()
+    let clean = |s: String| -> String {
+        let s: String = s
             .chars()
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        let msg = msg.trim().to_string();
+        s.trim().to_string()
+    };
+    // Cleaned like every message, so a name with control characters is still recognised.
+    let shown = clean(path.display().to_string());
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let msg = clean(cause.to_string());
         if msg == shown || msg.is_empty() || parts.last().is_some_and(|p| p.contains(&msg)) {
             continue;
         }

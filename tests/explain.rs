@@ -138,24 +138,57 @@ fn gradient_matches_finite_differences() {
     );
 }
 
+/// Completeness: Σ attributions = T(x) − T(x0), up to the quadrature error of the default 64
+/// Gauss–Legendre steps. ReLU6 kinks make the path non-smooth, so the error is in score units,
+/// not a fraction: measured 0.002–0.032 on these six pairs (1.5 % and 0.35 % of T(x) − T(x0)
+/// on the two similar pairs, 41 % of the small 0.079 of the cat and the panda), and 0.003 on
+/// that pair with 128 steps.
 #[test]
 fn integrated_gradients_are_complete() {
     let ex = explainer();
-    for (a, b) in [
-        ("bird_kingfisher_crop.jpg", "bird_kingfisher.jpg"),
-        ("farm_cows.jpg", "farm_horses.jpg"),
-    ] {
-        let (pa, pb) = (photo(&ex, a), photo(&ex, b));
+    let completeness_error = |ex: &Explainer, a: &str, b: &str| {
+        let (pa, pb) = (photo(ex, a), photo(ex, b));
         let (map, t_x, t_0) = ex
             .integrated_gradients_with_ends(&pa, &pb.embedding)
             .unwrap();
         let want = (t_x - t_0) as f64;
         let got = map.sum();
+        ((got - want).abs(), want, got)
+    };
+    for (a, b) in [
+        ("bird_kingfisher_crop.jpg", "bird_kingfisher.jpg"),
+        ("farm_cows.jpg", "farm_horses.jpg"),
+        ("bird_duck.jpg", "bird_kingfisher.jpg"),
+        ("pet_chelsea_cat.jpg", "wild_giant_panda.jpg"),
+        ("food_espresso.jpg", "windmill_kinderdijk.jpg"),
+        ("bird_scarlet_macaw.jpg", "bird_duck.jpg"),
+    ] {
+        let (err, want, got) = completeness_error(&ex, a, b);
         assert!(
-            (got - want).abs() <= 0.05 * want.abs(),
-            "{a}: Σ attributions {got:.4} vs T(x) − T(x0) {want:.4}"
+            err <= 0.045,
+            "{a} vs {b}: Σ attributions {got:.4} vs T(x) − T(x0) {want:.4}"
         );
+        if want > 0.4 {
+            assert!(
+                err <= 0.03 * want,
+                "{a} vs {b}: Σ attributions {got:.4} vs T(x) − T(x0) {want:.4}"
+            );
+        }
     }
+    // More steps close the gap: the error is the quadrature's, not a wrong gradient.
+    let finer = Explainer::new(
+        common::embedder(),
+        Params {
+            ig_steps: 128,
+            ..Params::default()
+        },
+    );
+    let (err, want, got) =
+        completeness_error(&finer, "pet_chelsea_cat.jpg", "wild_giant_panda.jpg");
+    assert!(
+        err <= 0.01,
+        "128 steps: Σ attributions {got:.4} vs T(x) − T(x0) {want:.4}"
+    );
 }
 
 /// A composite: the centre of `source` shrunk to `size` and pasted into `background` at (x, y).

@@ -1,6 +1,7 @@
 //! simtui in a real terminal: a detached tmux session runs `simtui fixtures/photos --graphics
 //! blocks`, receives keys and is read back with `capture-pane`, as a person would see it.
-//! Skipped (with a message) when tmux is not installed, unless SIMTUI_REQUIRE_TMUX=1 (CI).
+//! Without tmux these tests fail, saying so, because a plain `cargo test` reporting "ok" for
+//! tests that never ran would hide a broken TUI; SIMTUI_SKIP_TMUX=1 skips them explicitly.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -81,16 +82,18 @@ fn status_line(screen: &str) -> &str {
     screen.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("")
 }
 
-/// Whether to run; false (with a message) when tmux is missing and not required.
+/// Whether to run: true with tmux; without it a failure naming the fix, or false (with a
+/// message) when the caller chose to skip with SIMTUI_SKIP_TMUX=1.
 fn can_run() -> bool {
     if tmux_available() {
         return true;
     }
     assert!(
-        std::env::var("SIMTUI_REQUIRE_TMUX").as_deref() != Ok("1"),
-        "tmux is required (SIMTUI_REQUIRE_TMUX=1) but not installed"
+        std::env::var("SIMTUI_SKIP_TMUX").as_deref() == Ok("1"),
+        "tmux is not installed: these tests drive simtui in a real terminal. Install it \
+         (apt-get install tmux), or run with SIMTUI_SKIP_TMUX=1 to skip them"
     );
-    eprintln!("SKIPPED: tmux is not installed (apt-get install tmux to run this test)");
+    eprintln!("SKIPPED (SIMTUI_SKIP_TMUX=1): tmux is not installed");
     false
 }
 
@@ -197,10 +200,11 @@ fn ended(pid: &str) -> bool {
 }
 
 /// The terminal goes away under a running simtui (a closed terminal window, a dropped ssh
-/// connection, a killed tmux): it must end, not stay behind reading the dead terminal at 100 %
-/// CPU (crossterm 0.29's reader never returns from a hung-up tty: crossterm issue #793).
-/// `setsid` keeps the hang-up's SIGHUP away from simtui, so only noticing the dead terminal
-/// itself can end it.
+/// connection, a killed tmux): it must end with the promised exit status 129, not stay behind
+/// reading the dead terminal at 100 % CPU (crossterm 0.29's reader never returns from a
+/// hung-up tty: crossterm issue #793). `setsid` keeps the hang-up's SIGHUP away from simtui
+/// and from the `sh` that waits for it and writes its `$?` to a file, so only noticing the
+/// dead terminal itself can end it.
 #[test]
 fn a_vanished_terminal_ends_simtui() {
     if !can_run() {
@@ -211,34 +215,47 @@ fn a_vanished_terminal_ends_simtui() {
     let s = shell("hup", 100, 30);
     let bin = env!("CARGO_BIN_EXE_simtui");
     let pid_file = tmp.join("pid");
+    let status_file = tmp.join("status");
     s.type_line(&format!(
-        "setsid -w sh -c 'echo $$ > {}; exec {bin} {} --graphics blocks --db {} --log {}'",
+        "setsid -w sh -c 'echo $$ > {}; {bin} {} --graphics blocks --db {} --log {}; echo $? > {}'",
         pid_file.display(),
         photos.display(),
         tmp.join("index.sqlite").display(),
-        tmp.join("log").display()
+        tmp.join("log").display(),
+        status_file.display()
     ));
     s.wait_for("the TUI", 30, |s| {
         s.contains("Files") && s.contains("Neighbours")
     });
-    let pid = std::fs::read_to_string(&pid_file).expect("the pid file");
-    let pid = pid.trim().to_string();
-    assert!(!ended(&pid), "simtui is running");
+    // The waiting `sh`; simtui is its only child.
+    let sh_pid = std::fs::read_to_string(&pid_file).expect("the pid file");
+    let sh_pid = sh_pid.trim().to_string();
+    assert!(!ended(&sh_pid), "simtui is running");
+    assert!(!status_file.exists(), "simtui has not ended yet");
     s.tmux(&["kill-session", "-t", &s.name]);
     let t = Instant::now();
-    while !ended(&pid) && t.elapsed() < Duration::from_secs(10) {
+    let read_status = || {
+        std::fs::read_to_string(&status_file)
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    };
+    while read_status().is_none() && t.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(100));
     }
-    let still_running = !ended(&pid);
-    if still_running {
-        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+    let status = read_status();
+    if status.is_none() {
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-P", &sh_pid])
+            .status();
     }
-    assert!(
-        !still_running,
-        "simtui was still running 10 s after its terminal went away"
-    );
     let log = std::fs::read_to_string(tmp.join("log")).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&tmp);
+    let status = status.expect("simtui was still running 10 s after its terminal went away");
+    assert_eq!(
+        status.trim(),
+        "129",
+        "the exit status of a hung-up terminal; the log:\n{log}"
+    );
     assert!(
         log.contains("the terminal hung up: exiting") && !log.contains("panic"),
         "the log says why simtui ended, and nothing panicked:\n{log}"

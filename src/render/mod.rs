@@ -189,25 +189,80 @@ mod tests {
         }
     }
 
+    /// Two 25×20 maps (under [`display_map`]'s smoothing width, so drawn as they are) holding
+    /// the values 1..=1000 between them, the top five (0.5 %) replaced by huge outliers.
+    fn pair_of_maps(value: impl Fn(f32) -> f32) -> (SaliencyMap, SaliencyMap) {
+        let mut all: Vec<f32> = (1..=1000).map(|v| value(v as f32)).collect();
+        for v in &mut all[995..] {
+            *v = value(1.0e6);
+        }
+        // Interleaved between the two maps, so neither map alone holds the percentile.
+        let map = |parity: usize| SaliencyMap {
+            width: 25,
+            height: 20,
+            values: all.iter().skip(parity).step_by(2).copied().collect(),
+        };
+        (map(0), map(1))
+    }
+
     #[test]
-    fn scale_is_shared_and_clips_outliers() {
+    fn scale_is_shared_and_clips_at_the_99_5th_percentile() {
+        let (a, b) = pair_of_maps(|v| v);
+        let s = Scale::for_pair(&a, &b);
+        // Sorted 1..=995 then five outliers: rank round(0.995 × 999) = 994 holds 995.
+        assert_eq!((s.lo, s.hi), (0.0, 995.0));
+        assert_eq!(Scale::for_pair(&b, &a).hi, 995.0, "the order of the pair");
+        // The outliers are drawn at full colour and do not wash out the rest.
+        assert_eq!(s.t(1.0e6), 1.0);
+        assert_eq!(s.t(995.0), 1.0);
+        assert!((s.t(497.5) - 0.5).abs() < 1e-6);
+        assert_eq!(s.t(-5.0), 0.0, "negative evidence is not drawn");
+        // Non-finite values are ignored, not sorted to an end.
+        let mut with_nan = a.clone();
+        with_nan.values.push(f32::NAN);
+        with_nan.values.push(f32::INFINITY);
+        assert_eq!(Scale::shared(&[&with_nan, &b]).hi, 995.0);
+    }
+
+    #[test]
+    fn a_map_with_few_positive_values_still_reaches_full_colour() {
+        // Rank 994 of 1000 is 0: the top of the scale falls back to the largest value.
+        let mut values = vec![0f32; 500];
+        values[7] = 0.3;
+        values[8] = -2.0;
         let a = SaliencyMap {
-            width: 10,
-            height: 10,
-            values: (0..100).map(|v| v as f32).collect(),
+            width: 25,
+            height: 20,
+            values,
         };
-        let mut bv = vec![0f32; 100];
-        bv[0] = 1000.0;
         let b = SaliencyMap {
-            width: 10,
-            height: 10,
-            values: bv,
+            width: 25,
+            height: 20,
+            values: vec![0.0; 500],
         };
-        let s = Scale::shared(&[&a, &b]);
-        assert_eq!(s.lo, 0.0);
-        assert!(s.hi >= 98.0 && s.hi < 1000.0, "hi {}", s.hi);
-        assert_eq!(s.t(-5.0), 0.0);
-        assert_eq!(s.t(5000.0), 1.0);
+        assert_eq!(Scale::for_pair(&a, &b).hi, 0.3);
+        assert_eq!(
+            Scale::for_pair(&b, &b).hi,
+            1.0,
+            "an empty map: a unit scale"
+        );
+    }
+
+    #[test]
+    fn signed_scale_is_symmetric_at_the_99_5th_percentile_of_magnitudes() {
+        // Signs alternate, and the outliers are negative: the scale is set by |v|.
+        let (a, b) = pair_of_maps(|v| if (v as u32).is_multiple_of(3) { -v } else { v });
+        let s = Scale::signed_for_pair(&a, &b);
+        assert_eq!((s.lo, s.hi), (-995.0, 995.0));
+        assert!(s.is_signed());
+        assert_eq!(s.t(0.0), 0.5, "no contribution sits in the middle (white)");
+        assert_eq!(s.t(-1.0e6), 0.0);
+        assert_eq!(s.t(995.0), 1.0);
+        assert!((s.t(-497.5) - 0.25).abs() < 1e-6);
+        // Only negative values still give a symmetric scale.
+        let (a, b) = pair_of_maps(|v| -v);
+        let s = Scale::signed_for_pair(&a, &b);
+        assert_eq!((s.lo, s.hi), (-995.0, 995.0));
     }
 
     #[test]
