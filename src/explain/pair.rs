@@ -170,20 +170,9 @@ pub fn score_name(space: &crate::space::Space) -> &'static str {
 }
 
 /// The overlays the screen shows: each photo shrunk to at most `max_side` pixels a side, its
-/// map drawn over it on the pair's shared scale (the same rule as [`figure`]); `signed` draws
-/// both signs on the diverging map.
-pub fn overlays(
-    a: &Photo,
-    b: &Photo,
-    pair: &PairExplanation,
-    max_side: u32,
-    signed: bool,
-) -> [RgbImage; 2] {
-    let scale = if signed {
-        Scale::signed_for_pair(&pair.a, &pair.b)
-    } else {
-        Scale::for_pair(&pair.a, &pair.b)
-    };
+/// map drawn over it on the pair's shared scale (the same rule as [`figure`]), in both
+/// drawings: `[positive part, both signs]`, each `[a, b]`. The photos are shrunk once.
+pub fn overlays(a: &Photo, b: &Photo, pair: &PairExplanation, max_side: u32) -> [[RgbImage; 2]; 2] {
     let shrink = |img: &RgbImage| {
         let (w, h) = img.dimensions();
         if w.max(h) <= max_side {
@@ -193,10 +182,12 @@ pub fn overlays(
             resize_rgb(img, tw, th)
         }
     };
+    let (sa, sb) = (shrink(&a.image), shrink(&b.image));
     [
-        overlay(&shrink(&a.image), &pair.a, &scale),
-        overlay(&shrink(&b.image), &pair.b, &scale),
+        Scale::for_pair(&pair.a, &pair.b),
+        Scale::signed_for_pair(&pair.a, &pair.b),
     ]
+    .map(|scale| [overlay(&sa, &pair.a, &scale), overlay(&sb, &pair.b, &scale)])
 }
 
 /// The file name of `path` (the whole path when it has none), lossy for display.

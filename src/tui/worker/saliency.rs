@@ -223,8 +223,7 @@ impl<'a> SaliencyWorker<'a> {
     fn pair_maps(&self, key: PairKey, a: &Photo, b: &Photo, refining: bool) -> PairMaps {
         let c = self.computed(key);
         let pair = &c.maps.explanation;
-        let [query, neighbour] = pair::overlays(a, b, pair, PREVIEW_SIDE, false);
-        let [sq, sn] = pair::overlays(a, b, pair, PREVIEW_SIDE, true);
+        let [[query, neighbour], [sq, sn]] = pair::overlays(a, b, pair, PREVIEW_SIDE);
         PairMaps {
             score: pair.score,
             query: Arc::new(query),
