@@ -13,7 +13,7 @@ use image::RgbImage;
 use simtui::decode::load_rgb;
 use simtui::engine::Embedder;
 use simtui::explain::faithfulness;
-use simtui::explain::{Explainer, Method, Params, Prepared, SaliencyMap, DEFAULT_METHOD};
+use simtui::explain::{Baseline, Explainer, Method, Params, Prepared, SaliencyMap, DEFAULT_METHOD};
 use simtui::model::preprocess::resize_square;
 use simtui::model::{Config, EfficientNetLite0, Preprocess, BUNDLED_WEIGHTS};
 use simtui::space::Similarity;
@@ -188,6 +188,52 @@ fn integrated_gradients_are_complete() {
     assert!(
         err <= 0.01,
         "128 steps: Σ attributions {got:.4} vs T(x) − T(x0) {want:.4}"
+    );
+}
+
+#[test]
+fn every_integrated_gradients_baseline_is_its_own_start_and_complete() {
+    // Grey, black and blurred starts: each is a different image, so each gives a different
+    // T(x0) and a different map, and each map sums to T(x) − T(x0) (the same bound as grey).
+    let e = common::embedder();
+    let mut starts = Vec::new();
+    for baseline in [Baseline::Grey, Baseline::Black, Baseline::Blur] {
+        let ex = Explainer::new(
+            e,
+            Params {
+                ig_baseline: baseline,
+                ..Params::default()
+            },
+        );
+        let (pa, pb) = (
+            photo(&ex, "bird_kingfisher_crop.jpg"),
+            photo(&ex, "bird_kingfisher.jpg"),
+        );
+        let x0 = ex.baseline(&pa.input);
+        match baseline {
+            Baseline::Grey => assert!(x0.iter().all(|&v| v == 0.0)),
+            Baseline::Black => assert!(x0.iter().all(|&v| v == -127.0 / 128.0)),
+            // A blur keeps the image's mean colour but not its detail.
+            Baseline::Blur => {
+                let mean = |v: &[f32]| v.iter().map(|&x| x as f64).sum::<f64>() / v.len() as f64;
+                assert!((mean(&x0) - mean(&pa.input)).abs() < 0.02);
+                assert!(x0 != pa.input);
+            }
+        }
+        let (map, t_x, t_0) = ex
+            .integrated_gradients_with_ends(&pa, &pb.embedding)
+            .unwrap();
+        let want = (t_x - t_0) as f64;
+        assert!(
+            (map.sum() - want).abs() <= 0.045,
+            "{baseline:?}: Σ attributions {:.4} vs T(x) − T(x0) {want:.4}",
+            map.sum()
+        );
+        starts.push(t_0);
+    }
+    assert!(
+        (starts[0] - starts[1]).abs() > 1e-4 && (starts[1] - starts[2]).abs() > 1e-4,
+        "three different starts: {starts:?}"
     );
 }
 

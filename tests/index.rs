@@ -540,6 +540,61 @@ fn kill_9_mid_run_loses_nothing_committed_and_the_rerun_completes() {
     assert_eq!(cache.rows(&model).unwrap().len(), total);
 }
 
+#[cfg(unix)]
+#[test]
+fn ctrl_c_mid_run_stores_the_batch_exits_130_and_the_rerun_resumes() {
+    let t = Temp::new("sigint");
+    let dir = t.0.join("photos");
+    for c in 0..4 {
+        copy_photos(&dir.join(format!("copy{c}")));
+    }
+    let total = common::all_photos().len() * 4;
+    let db = t.0.join("db.sqlite");
+    let model = common::embedder().model_id().to_string();
+    let child = simtui()
+        .args(["index", dir.to_str().unwrap(), "--db", db.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = Cache::open(&db)
+            .ok()
+            .and_then(|c| c.rows(&model).ok())
+            .map_or(0, |r| r.len());
+        if rows > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no batch committed within 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Ctrl-C as a terminal sends it.
+    // SAFETY: kill(2) on the child's pid, which has not been reaped yet.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stdout}{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(
+        stdout.contains("interrupted: run again to finish"),
+        "{stdout}"
+    );
+    let cache = Cache::open(&db).unwrap();
+    assert_eq!(cache.integrity_check().unwrap(), "ok");
+    let stored = cache.rows(&model).unwrap().len();
+    drop(cache);
+    assert!(
+        stored > 0 && stored < total,
+        "stopped mid-run ({stored} of {total})"
+    );
+
+    let v = index_json(&dir, &db, &[]);
+    assert_eq!(v["from_cache"].as_u64().unwrap() as usize, stored);
+    assert_eq!(v["embedded"].as_u64().unwrap() as usize, total - stored);
+}
+
 #[test]
 fn export_writes_npy_with_paths_and_jsonl() {
     let t = Temp::new("export");
