@@ -177,6 +177,14 @@ pub fn top_k(values: &[f32], k: usize) -> Vec<(usize, f32)> {
     idx.into_iter().take(k).map(|i| (i, values[i])).collect()
 }
 
+/// The Euclidean length of a vector, summed in f64: the one norm the project computes.
+pub fn l2_norm(v: &[f32]) -> f64 {
+    v.iter()
+        .map(|&x| (x as f64) * (x as f64))
+        .sum::<f64>()
+        .sqrt()
+}
+
 /// Cosine similarity of two vectors (0 when either is all zeros).
 pub fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let (mut dot, mut na, mut nb) = (0f64, 0f64, 0f64);

@@ -125,7 +125,7 @@ impl Space {
     /// index.
     pub fn unit(&self, raw: &[f32]) -> Vec<f32> {
         let v = self.transform(raw);
-        let n = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        let n = crate::engine::l2_norm(&v);
         if n == 0.0 {
             v
         } else {

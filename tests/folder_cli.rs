@@ -5,33 +5,13 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
 
-fn simtui() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_simtui"))
-}
-
-/// A fresh folder under the system temp dir, removed when dropped.
-struct Temp(PathBuf);
-
-impl Temp {
-    fn new(name: &str) -> Temp {
-        let p = std::env::temp_dir().join(format!("simtui-fc-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Temp(p)
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::{simtui, Temp};
 
 /// Runs simtui with a deadline, so that a walk that never ends fails the test instead of
 /// hanging it.

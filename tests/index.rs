@@ -4,33 +4,13 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use simtui::index::Cache;
 
-fn simtui() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_simtui"))
-}
-
-/// A fresh folder under the system temp dir, removed when dropped.
-struct Temp(PathBuf);
-
-impl Temp {
-    fn new(name: &str) -> Temp {
-        let p = std::env::temp_dir().join(format!("simtui-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Temp(p)
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use common::{simtui, Temp};
 
 fn copy_photos(to: &Path) -> usize {
     std::fs::create_dir_all(to).unwrap();
@@ -489,6 +469,22 @@ fn unreadable_files_are_tried_again_on_the_next_run() {
     assert_eq!(v["skipped"].as_array().unwrap().len(), 0, "{v}");
 }
 
+/// Waits (up to 60 s) until an index run in progress has committed its first batch to `db`.
+fn wait_for_first_batch(db: &Path, model: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = Cache::open(db)
+            .ok()
+            .and_then(|c| c.rows(model).ok())
+            .map_or(0, |r| r.len());
+        if rows > 0 {
+            return;
+        }
+        assert!(Instant::now() < deadline, "no batch committed within 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn kill_9_mid_run_loses_nothing_committed_and_the_rerun_completes() {
     let t = Temp::new("crash");
@@ -505,18 +501,7 @@ fn kill_9_mid_run_loses_nothing_committed_and_the_rerun_completes() {
         .spawn()
         .unwrap();
     // Wait for the first committed batch, then SIGKILL.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let rows = Cache::open(&db)
-            .ok()
-            .and_then(|c| c.rows(&model).ok())
-            .map_or(0, |r| r.len());
-        if rows > 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no batch committed within 60 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_first_batch(&db, &model);
     child.kill().unwrap();
     child.wait().unwrap();
     let cache = Cache::open(&db).unwrap();
@@ -557,18 +542,7 @@ fn ctrl_c_mid_run_stores_the_batch_exits_130_and_the_rerun_resumes() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let rows = Cache::open(&db)
-            .ok()
-            .and_then(|c| c.rows(&model).ok())
-            .map_or(0, |r| r.len());
-        if rows > 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no batch committed within 60 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_first_batch(&db, &model);
     // Ctrl-C as a terminal sends it.
     // SAFETY: kill(2) on the child's pid, which has not been reaped yet.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{median_ms, num, peer, time_runs, Options};
-use crate::engine::Embedder;
+use crate::engine::{l2_norm, Embedder};
 use crate::model::INPUT_SIZE;
 
 #[derive(Serialize)]
@@ -68,8 +68,7 @@ pub(super) fn run(embedder: &Embedder, args: &Options) -> Result<()> {
         Ok(e.remove(0))
     };
     let neighbour = embed(&synthetic_input(1, 5)?.flatten_all()?.to_vec1::<f32>()?)?;
-    let norm = |v: &[f32]| v.iter().map(|a| a * a).sum::<f32>().sqrt();
-    let scale = norm(&neighbour) * norm(&embed(&x)?);
+    let scale = (l2_norm(&neighbour) * l2_norm(&embed(&x)?)) as f32;
     let v: Vec<f32> = neighbour.iter().map(|a| a / scale).collect();
     let inputs = [x];
     let mut runs = time_runs(args.seconds, 10, || {

@@ -32,7 +32,7 @@ pub fn embed(embedder: &Embedder, images: &[PathBuf], json: bool) -> Result<Exit
                 writeln!(out, "{}", serde_json::to_string(&line)?)?;
             }
             Ok(v) => {
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                let norm = engine::l2_norm(v);
                 let head: Vec<String> = v.iter().take(6).map(|x| format!("{x:.4}")).collect();
                 writeln!(
                     out,

@@ -328,11 +328,11 @@ pub fn explain(embedder: &Embedder, space: Space, args: &ExplainArgs) -> Result<
             out.score,
             method.name()
         )?;
-        for (k, s) in [("A", &out.a), ("B", &out.b)] {
+        for (k, s, name) in [("A", &out.a, &an), ("B", &out.b, &bn)] {
             write!(
                 stdout,
                 "  {k} {}: peak at ({}, {}) px",
-                crate::text::sanitize(&pair::file_name(Path::new(&s.path.path))),
+                crate::text::sanitize(name),
                 s.peak.0,
                 s.peak.1
             )?;

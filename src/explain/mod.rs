@@ -20,7 +20,7 @@ use candle_core::{Device, Tensor, Var};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::engine::Embedder;
+use crate::engine::{l2_norm, Embedder};
 use crate::model::{EMBEDDING_DIM, INPUT_SIZE};
 use crate::space::Space;
 
@@ -230,13 +230,6 @@ struct Target {
     offset: f64,
 }
 
-fn norm(v: &[f32]) -> f64 {
-    v.iter()
-        .map(|&x| (x as f64) * (x as f64))
-        .sum::<f64>()
-        .sqrt()
-}
-
 /// Samples per batched backward pass (SmoothGrad, integrated gradients).
 const GRAD_BATCH: usize = 16;
 
@@ -303,8 +296,8 @@ impl<'a> Explainer<'a> {
             );
         }
         let other = self.space.transform(other);
-        let n = norm(&other);
-        let c = norm(&self.space.transform(&query.embedding));
+        let n = l2_norm(&other);
+        let c = l2_norm(&self.space.transform(&query.embedding));
         if n == 0.0 || c == 0.0 {
             anyhow::bail!(
                 "an embedding is all zeros in the {} space: nothing to explain",

@@ -36,3 +36,26 @@ pub fn embedder() -> &'static Embedder {
     static E: OnceLock<Embedder> = OnceLock::new();
     E.get_or_init(|| Embedder::new(None, Preprocess::default()).expect("bundled weights load"))
 }
+
+/// The simtui binary under test.
+pub fn simtui() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_simtui"))
+}
+
+/// A fresh folder under the system temp dir, removed when dropped.
+pub struct Temp(pub PathBuf);
+
+impl Temp {
+    pub fn new(name: &str) -> Temp {
+        let p = std::env::temp_dir().join(format!("simtui-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Temp(p)
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
