@@ -351,7 +351,7 @@ fn the_default_map_meets_the_held_out_goals() {
     let (_, permuted_share) = judged(&permuted);
     eprintln!("two-object, held out: peak {peak:.2}, share {share:.2}; permuted share {permuted_share:.2}");
     assert!(peak >= 0.80, "peak on the match in {peak:.2} of pairs");
-    // The goal is 0.90; measured 0.85 (see README): this floor catches a regression.
+    // The goal is 0.90; measured 0.87 (see README): this floor catches a regression.
     assert!(
         share >= HELD_OUT_SHARE_FLOOR,
         "mass share on the match {share:.2}"
@@ -387,10 +387,13 @@ fn the_default_map_meets_the_held_out_goals() {
             f.scores.deletion_auc < f.scores.random_deletion_auc
         })
         .count();
-    // The goal is 0.90 of the pairs; measured 17 of 19 (0.89, see README): this floor
-    // catches a regression.
+    eprintln!(
+        "deletion beats random on {beats} of {} neighbour pairs",
+        pairs.len()
+    );
+    // The goal: 0.90 of the pairs (measured 18 of 19, see README).
     assert!(
-        beats as f64 >= 0.85 * pairs.len() as f64,
+        beats as f64 >= 0.90 * pairs.len() as f64,
         "deletion beats random on {beats} of {} neighbour pairs",
         pairs.len()
     );
@@ -400,7 +403,7 @@ fn name(p: &std::path::Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
 }
 
-const HELD_OUT_SHARE_FLOOR: f64 = 0.80;
+const HELD_OUT_SHARE_FLOOR: f64 = 0.85;
 
 #[test]
 fn centred_maps_sum_to_the_centred_score() {
