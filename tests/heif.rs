@@ -294,4 +294,3 @@ fn a_heic_claiming_a_huge_picture_is_refused_before_decoding() {
         );
     }
 }
-
