@@ -3,9 +3,12 @@
 //! white. Only regular files are read, and every decode is bounded before it allocates: the
 //! claimed dimensions are checked against the side limit and the memory it would take against
 //! the process-wide budget ([`set_memory_limit`]); JPEGs over it are decoded at reduced size
-//! in the DCT, other formats are refused.
+//! in the DCT, other formats are refused. HEIC, HEIF and AVIF are decoded with the cargo
+//! feature `heif` ([`heif`], libheif) and refused without it.
 
 mod budget;
+#[cfg(feature = "heif")]
+mod heif;
 mod jpeg;
 
 use std::io::{Cursor, Read};
@@ -127,8 +130,13 @@ pub fn load_rgb_reduced(path: &Path, min_side: u32) -> Result<RgbImage> {
 fn decode_file(path: &Path, min_side: Option<u32>, held: &mut Reservation) -> Result<RgbImage> {
     let bytes = read_regular_file(path, memory_limit())?;
     held.resize(bytes.len() as u64, &|| "the file".to_string())?;
-    if let Some(kind) = unsupported_container(&bytes) {
-        anyhow::bail!("unsupported format ({kind}): simtui does not decode it yet");
+    if let Some(kind) = heif_kind(&bytes) {
+        #[cfg(feature = "heif")]
+        return heif::decode(&bytes, kind, held);
+        #[cfg(not(feature = "heif"))]
+        anyhow::bail!(
+            "unsupported format ({kind}): build simtui with --features heif to decode it"
+        );
     }
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
         decode_jpeg(&bytes, min_side, held)
@@ -138,8 +146,8 @@ fn decode_file(path: &Path, min_side: Option<u32>, held: &mut Reservation) -> Re
 }
 
 /// HEIF-family files (phone photos: HEIC, AVIF), recognised by the brands of their `ftyp`
-/// box whatever their name.
-pub fn unsupported_container(bytes: &[u8]) -> Option<&'static str> {
+/// box whatever their name: decoded only with the feature `heif`.
+pub fn heif_kind(bytes: &[u8]) -> Option<&'static str> {
     if bytes.get(4..8) != Some(b"ftyp") {
         return None;
     }
@@ -406,14 +414,11 @@ mod tests {
     fn phone_formats_are_recognised_by_their_brands() {
         let mut heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec();
         heic.extend_from_slice(&[0; 32]);
-        assert_eq!(unsupported_container(&heic), Some("HEIC"));
+        assert_eq!(heif_kind(&heic), Some("HEIC"));
         let avif = b"\0\0\0\x1cftypavif\0\0\0\0avifmif1miaf\0\0\0\0";
-        assert_eq!(unsupported_container(avif), Some("AVIF"));
+        assert_eq!(heif_kind(avif), Some("AVIF"));
         let mp4 = b"\0\0\0\x18ftypisom\0\0\0\0isomiso2\0\0\0\0";
-        assert_eq!(unsupported_container(mp4), None);
-        assert_eq!(
-            unsupported_container(&fixture("photos/food_espresso.jpg")),
-            None
-        );
+        assert_eq!(heif_kind(mp4), None);
+        assert_eq!(heif_kind(&fixture("photos/food_espresso.jpg")), None);
     }
 }

@@ -133,7 +133,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
         db.display()
     ));
 
-    terminal::install_panic_hook();
+    terminal::install_panic_hook(&log_path);
     let interrupted = terminal::catch_signals()?;
     // Ends the process if the terminal hangs up or a signal goes unanswered (see watchdog).
     let loop_done = Arc::new(AtomicBool::new(false));

@@ -5,12 +5,13 @@
 
 use std::io::Write;
 use std::mem::ManuallyDrop;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use crossterm::event::{self, DisableMouseCapture, Event as TermEvent};
+use crossterm::event::{self, DisableMouseCapture, Event as TermEvent, KeyCode};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
@@ -23,16 +24,38 @@ use super::log;
 use crate::render::terminal::probe::{self, Replies, ReplySource};
 
 /// The keyboard and mouse of the real terminal, and its cell size.
-#[derive(Default)]
 pub struct TerminalInput {
     /// Whether the log already says that the cell size is assumed.
     warned_cell_size: bool,
+    /// The key that panics ([`PANIC_ON_KEY`]; a test hook).
+    panic_on_key: Option<char>,
+}
+
+/// Test hook, not a feature (tests/tui_panic.rs): with `SIMTUI_PANIC_ON_KEY=<char>` in the
+/// environment, that key panics on the UI thread inside the event loop, so that the restore by
+/// the panic hook is tested end to end on the release binary. Read once, at start.
+#[doc(hidden)]
+pub const PANIC_ON_KEY: &str = "SIMTUI_PANIC_ON_KEY";
+
+impl Default for TerminalInput {
+    fn default() -> Self {
+        let key = std::env::var(PANIC_ON_KEY).ok();
+        TerminalInput {
+            warned_cell_size: false,
+            panic_on_key: key.and_then(|k| k.chars().next()),
+        }
+    }
 }
 
 impl Input for TerminalInput {
     fn poll(&mut self, timeout: Duration) -> Result<Option<(TermEvent, Instant)>> {
         if event::poll(timeout)? {
             let ev = event::read()?;
+            if let (TermEvent::Key(k), Some(c)) = (&ev, self.panic_on_key) {
+                if k.code == KeyCode::Char(c) {
+                    panic!("{PANIC_ON_KEY}: key {c:?} pressed");
+                }
+            }
             Ok(Some((ev, Instant::now())))
         } else {
             Ok(None)
@@ -255,17 +278,20 @@ impl Backend for QuietBackend {
 }
 
 /// Installs the panic hook that restores the terminal before the panic message is printed,
-/// so it stays readable. A panic on the UI thread ends the program: restore the terminal,
-/// then report it. Workers catch their own panics and report them as errors; the hook only
-/// logs theirs, since the UI is still on screen.
-pub fn install_panic_hook() {
+/// so it stays readable. A panic on the UI thread ends the program (exit 101): restore the
+/// terminal, then report it and where the log is. Workers catch their own panics and report
+/// them as errors; the hook only logs theirs, since the UI is still on screen.
+pub fn install_panic_hook(log_path: &Path) {
     let previous = std::panic::take_hook();
     let ui_thread = std::thread::current().id();
+    let log_path = super::sanitize::path(log_path);
     std::panic::set_hook(Box::new(move |info| {
         log::write(&format!("panic: {info}"));
         if std::thread::current().id() == ui_thread {
             restore_terminal();
             previous(info);
+            // Not eprintln!: it panics when stderr is gone.
+            let _ = writeln!(std::io::stderr(), "simtui crashed; its log: {log_path}");
         }
     }));
 }
