@@ -128,7 +128,11 @@ fn preview_arrives(app: &mut App, entry: usize, w: u32, h: u32) {
 fn p_enters_point_mode_where_hjkl_move_the_cursor_and_stop_at_the_edges() {
     let mut app = app();
     keys(&mut app, "j");
-    assert_eq!(name(&app, app.query().unwrap()), "beach_2.jpg", "j moves the list");
+    assert_eq!(
+        name(&app, app.query().unwrap()),
+        "beach_2.jpg",
+        "j moves the list"
+    );
     keys(&mut app, "kp");
     assert!(app.point.on);
     assert_eq!(app.point.cursor, (3, 3), "starts at the centre");
@@ -150,7 +154,10 @@ fn p_enters_point_mode_where_hjkl_move_the_cursor_and_stop_at_the_edges() {
     keys(&mut app, "llllllllkkkkkkkk");
     assert_eq!(app.point.cursor, (6, 0), "clamped at the top right");
     key(&mut app, KeyCode::Esc);
-    assert!(!app.point.on && !app.quit, "Esc leaves point mode, and only that");
+    assert!(
+        !app.point.on && !app.quit,
+        "Esc leaves point mode, and only that"
+    );
     keys(&mut app, "j");
     assert_eq!(name(&app, app.query().unwrap()), "beach_2.jpg");
     keys(&mut app, "kpp");
@@ -189,7 +196,10 @@ fn a_click_on_a_photo_puts_the_cursor_on_the_cell_under_it() {
     let (y, x, w, h) = layout.photos[1];
     let (at, _, _) = blocks::placement_in(400, 400, Rect::new(x, y, w, h), blocks::ASSUMED_CELL);
     app.update(click(0.5, 0.5, at));
-    assert_eq!((app.point.side, app.point.cursor), (Side::Neighbour, (3, 3)));
+    assert_eq!(
+        (app.point.side, app.point.cursor),
+        (Side::Neighbour, (3, 3))
+    );
 }
 
 #[test]
@@ -199,7 +209,10 @@ fn x_moves_the_cursor_to_the_cell_it_matches_best_on_the_other_photo() {
     cells_arrive(&mut app);
     keys(&mut app, "x");
     // Query cell (3, 3) pairs best with the neighbour's cell one row down.
-    assert_eq!((app.point.side, app.point.cursor), (Side::Neighbour, (3, 4)));
+    assert_eq!(
+        (app.point.side, app.point.cursor),
+        (Side::Neighbour, (3, 4))
+    );
     keys(&mut app, "x");
     // And the neighbour's (3, 4) is matched best by the query's (3, 3).
     assert_eq!((app.point.side, app.point.cursor), (Side::Query, (3, 3)));
@@ -218,7 +231,10 @@ fn the_neighbour_shows_the_cursor_cells_row_and_the_query_its_box() {
     // the rest is dimmed.
     let query = marked.query.expect("the query is marked");
     assert_eq!(query.get_pixel(350, 175).0, [128, 128, 128]);
-    assert!(query.get_pixel(50, 50).0[0] < 60, "outside the cell is dimmed");
+    assert!(
+        query.get_pixel(50, 50).0[0] < 60,
+        "outside the cell is dimmed"
+    );
     // The neighbour: the row's strongest cell (3, 4) = pixels 210..280 × 280..350 is drawn
     // brighter than a cell far from it.
     let nb = marked.neighbour.expect("the neighbour shows the row");
@@ -251,8 +267,14 @@ fn the_neighbour_shows_the_cursor_cells_row_and_the_query_its_box() {
         screen.contains("this cell gives +0.058 of the score 2.842 (2 %)"),
         "{screen}"
     );
-    assert!(screen.contains("strongest pair: neighbour cell (3,3)"), "{screen}");
-    assert!(screen.contains("hjkl move"), "the status line has the mode's keys");
+    assert!(
+        screen.contains("strongest pair: neighbour cell (3,3)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("hjkl move"),
+        "the status line has the mode's keys"
+    );
 }
 
 #[test]
@@ -277,21 +299,31 @@ fn v_and_movement_select_a_rectangle_and_enter_searches_its_pixels() {
         y1: 200,
     };
     assert!(
-        app.commands.contains(&Command::Region(Some(RegionJob::Embed {
-            id: 1,
-            query: PathBuf::from("/photos/beach.jpg"),
-            region,
-        }))),
+        app.commands
+            .contains(&Command::Region(Some(RegionJob::Embed {
+                id: 1,
+                query: PathBuf::from("/photos/beach.jpg"),
+                region,
+            }))),
         "{:?}",
         app.commands
     );
     assert!(!app.point.on, "the search leaves point mode");
     assert_eq!(app.focus, Focus::Neighbours, "so j/k browse the results");
     let r = app.region.as_ref().expect("a region search");
-    assert_eq!((r.query, r.region, r.phase.clone()), (query, region, RegionPhase::Embedding));
+    assert_eq!(
+        (r.query, r.region, r.phase.clone()),
+        (query, region, RegionPhase::Embedding)
+    );
     let screen = render(&mut app, 160, 48);
-    assert!(screen.contains("region (100,100)-(400,200) of beach.jpg"), "{screen}");
-    assert!(screen.contains("searching the folder for the region"), "{screen}");
+    assert!(
+        screen.contains("region (100,100)-(400,200) of beach.jpg"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("searching the folder for the region"),
+        "{screen}"
+    );
 }
 
 #[test]
@@ -314,13 +346,22 @@ fn region_results_replace_the_neighbours_are_refined_and_esc_returns() {
         "the region's first pass replaces the list (the query itself excluded)"
     );
     let refine = app.commands.iter().find_map(|c| match c {
-        Command::Region(Some(RegionJob::Refine { id, candidates, .. })) => Some((*id, candidates.clone())),
+        Command::Region(Some(RegionJob::Refine { id, candidates, .. })) => {
+            Some((*id, candidates.clone()))
+        }
         _ => None,
     });
     let (id, candidates) = refine.expect("the candidates go to refinement");
     assert_eq!(id, 1);
-    assert_eq!(candidates.len(), 4, "every other embedded photo, first-pass order");
-    assert!(matches!(app.region.as_ref().unwrap().phase, RegionPhase::Refining));
+    assert_eq!(
+        candidates.len(),
+        4,
+        "every other embedded photo, first-pass order"
+    );
+    assert!(matches!(
+        app.region.as_ref().unwrap().phase,
+        RegionPhase::Refining
+    ));
     let screen = render(&mut app, 160, 48);
     assert!(screen.contains("refining"), "{screen}");
     // A stale answer (an older search) changes nothing.
@@ -350,7 +391,10 @@ fn region_results_replace_the_neighbours_are_refined_and_esc_returns() {
         ]),
     }));
     assert_eq!(neighbour_names(&app)[..2], ["forest.jpg", "city.jpg"]);
-    assert!(matches!(app.region.as_ref().unwrap().phase, RegionPhase::Refined));
+    assert!(matches!(
+        app.region.as_ref().unwrap().phase,
+        RegionPhase::Refined
+    ));
     // The photo on screen stays selected where it moved to.
     assert_eq!(app.neighbour().unwrap().0, city);
     let screen = render(&mut app, 160, 48);
@@ -361,7 +405,13 @@ fn region_results_replace_the_neighbours_are_refined_and_esc_returns() {
     assert!(screen.contains(" best window "), "{screen}");
     // The found box is drawn over the neighbour's photo: its inside bright, outside dimmed.
     preview_arrives(&mut app, forest, 400, 300);
-    let nb = app.pictures.marked.clone().unwrap().neighbour.expect("the box is drawn");
+    let nb = app
+        .pictures
+        .marked
+        .clone()
+        .unwrap()
+        .neighbour
+        .expect("the box is drawn");
     assert_eq!(nb.get_pixel(60, 70).0, [128, 128, 128]);
     assert!(nb.get_pixel(300, 250).0[0] < 60);
     // Esc: back to the neighbours, without quitting.
@@ -388,12 +438,20 @@ fn enter_before_the_cells_arrive_says_to_wait_and_searches_nothing() {
     key(&mut app, KeyCode::Enter);
     assert!(app.region.is_none());
     assert!(!app.commands.iter().any(|c| matches!(c, Command::Region(_))));
-    assert!(app.status.as_deref().unwrap_or("").contains("still being computed"));
+    assert!(app
+        .status
+        .as_deref()
+        .unwrap_or("")
+        .contains("still being computed"));
     // Selections belong to the query.
     cells_arrive(&mut app);
     keys(&mut app, "xv");
     assert!(app.point.anchor.is_none());
-    assert!(app.status.as_deref().unwrap_or("").contains("selected on the query"));
+    assert!(app
+        .status
+        .as_deref()
+        .unwrap_or("")
+        .contains("selected on the query"));
 }
 
 fn render(app: &mut App, w: u16, h: u16) -> String {

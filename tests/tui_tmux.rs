@@ -517,12 +517,18 @@ fn point_mode_selects_a_region_and_enter_searches_the_folder_for_it() {
     let screen = s.wait_for("the refined region results", 120, |s| {
         s.contains(" best window ") && s.contains("found at")
     });
-    assert!(screen.contains("region ("), "the list says what it holds:\n{screen}");
+    assert!(
+        screen.contains("region ("),
+        "the list says what it holds:\n{screen}"
+    );
     let results = rows(&screen);
     assert_eq!(results.len(), 5, "{screen}");
     assert_ne!(results, neighbours, "the neighbour list changed:\n{screen}");
     let log = std::fs::read_to_string(tmp.join("simtui.log")).unwrap();
-    assert!(log.contains("first pass") && log.contains("refined"), "{log}");
+    assert!(
+        log.contains("first pass") && log.contains("refined"),
+        "{log}"
+    );
 
     // Esc: the neighbours are back; q quits.
     s.keys(&["Escape"]);

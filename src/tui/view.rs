@@ -21,8 +21,8 @@ use super::blocks::{self, ColorMode};
 use super::graphics;
 use super::scroll::list_window;
 use help::help;
-use info::info;
 pub use help::KEYS;
+use info::info;
 
 /// Below this size the layout cannot show a list and two photos.
 pub const MIN_WIDTH: u16 = 60;
@@ -353,11 +353,7 @@ fn neighbours(app: &App, area: Rect, buf: &mut Buffer) {
             },
             None => "no other embedded photos yet",
         };
-        return message(
-            vec![Line::from(why).dim()],
-            body,
-            buf,
-        );
+        return message(vec![Line::from(why).dim()], body, buf);
     }
     let (first, end) = list_window(
         app.neighbours.cursor,

@@ -114,13 +114,16 @@ impl App {
             return;
         };
         let point = matches!(what, What::Point { .. });
-        let bases = [Side::Query, Side::Neighbour].map(|s| {
-            if point {
-                self.preview(s)
-            } else {
-                self.base(s)
-            }
-        });
+        let bases =
+            [Side::Query, Side::Neighbour].map(
+                |s| {
+                    if point {
+                        self.preview(s)
+                    } else {
+                        self.base(s)
+                    }
+                },
+            );
         let id = |b: &Option<Arc<RgbImage>>| b.as_ref().map_or(0, |b| Arc::as_ptr(b) as usize);
         let key = Key {
             bases: [id(&bases[0]), id(&bases[1])],
@@ -197,7 +200,12 @@ fn line_width(img: &RgbImage) -> u32 {
 /// `img` with everything outside `rect` dimmed and `rect` outlined in `colour`, and `cursor`
 /// (when given) outlined in the cursor's colour over it. Dimming carries the rectangle even
 /// where the outline is thinner than a half-block.
-pub fn spotlight(img: &RgbImage, rect: [u32; 4], colour: [u8; 3], cursor: Option<[u32; 4]>) -> RgbImage {
+pub fn spotlight(
+    img: &RgbImage,
+    rect: [u32; 4],
+    colour: [u8; 3],
+    cursor: Option<[u32; 4]>,
+) -> RgbImage {
     let mut out = img.clone();
     let [x0, y0, x1, y1] = rect;
     for (x, y, p) in out.enumerate_pixels_mut() {

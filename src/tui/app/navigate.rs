@@ -69,7 +69,11 @@ impl App {
     /// After the query changed: new neighbours, and the file list shows the query.
     pub(super) fn query_changed(&mut self, sync_list: bool) {
         // Region results belong to the query they were searched from.
-        if self.region.as_ref().is_some_and(|r| Some(r.query) != self.query()) {
+        if self
+            .region
+            .as_ref()
+            .is_some_and(|r| Some(r.query) != self.query())
+        {
             self.drop_region();
         }
         self.point.anchor = None;

@@ -66,7 +66,12 @@ impl Point {
 /// network sees the whole photo squeezed to its input, so cells split each side evenly.
 pub fn cells_to_pixels(cells: [usize; 4], width: u32, height: u32) -> [u32; 4] {
     let first = cell_box((GRID, GRID), cells[1] * GRID + cells[0], width, height);
-    let last = cell_box((GRID, GRID), (cells[3] - 1) * GRID + cells[2] - 1, width, height);
+    let last = cell_box(
+        (GRID, GRID),
+        (cells[3] - 1) * GRID + cells[2] - 1,
+        width,
+        height,
+    );
     [first[0], first[1], last[2], last[3]]
 }
 

@@ -148,4 +148,3 @@ pub(super) fn info(app: &App, area: Rect, buf: &mut Buffer) {
         buf.set_stringn(x, y, rest, (body.right() - x) as usize, Style::new().dim());
     }
 }
-

@@ -71,11 +71,7 @@ fn point_lines(app: &App) -> Vec<Line<'static>> {
         Some(_) => {
             let [x0, y0, x1, y1] = p.selection();
             Line::from(vec![
-                Span::raw(format!(
-                    "selection ({x0},{y0})-({},{}) · ",
-                    x1 - 1,
-                    y1 - 1
-                )),
+                Span::raw(format!("selection ({x0},{y0})-({},{}) · ", x1 - 1, y1 - 1)),
                 key("Enter"),
                 Span::raw(" searches the folder for it · "),
                 key("v"),

@@ -76,7 +76,12 @@ impl Workers {
         }
 
         let explains = Arc::new(Latest::new(Explains::default()));
-        saliency::spawn(tx.clone(), explains.clone(), embedder.clone(), config.clone());
+        saliency::spawn(
+            tx.clone(),
+            explains.clone(),
+            embedder.clone(),
+            config.clone(),
+        );
 
         let cells = Arc::new(Latest::new(None));
         point::spawn_cells(tx.clone(), cells.clone(), embedder.clone(), config.clone());

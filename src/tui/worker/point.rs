@@ -39,19 +39,19 @@ fn newest<T: Clone>(wish: &Latest<Option<T>>, taken: &mut u64) -> Option<(T, u64
 
 /// Waits for the indexer's model, then runs `work` with it; without a model, `fail` answers
 /// every wish with the reason.
-fn with_model<T: Clone>(
+fn with_model<T>(
     name: &str,
     wish: Arc<Latest<Option<T>>>,
     embedder: Shared<Arc<Embedder>>,
     work: impl FnOnce(&Embedder, &Latest<Option<T>>) + Send + 'static,
     fail: impl Fn(T, &str) + Send + 'static,
 ) where
-    T: Send + 'static,
+    T: Clone + Send + 'static,
 {
     std::thread::Builder::new()
         .name(name.into())
         .spawn(move || match wait_for(&embedder) {
-            Some(Ok(e)) => work(&*e, &wish),
+            Some(Ok(e)) => work(&e, &wish),
             Some(Err(reason)) => {
                 let mut taken = 0;
                 while let Some((job, _)) = newest(&wish, &mut taken) {
@@ -98,7 +98,13 @@ pub(super) fn spawn_cells(
                         r.neighbour.display()
                     ));
                 }
-                if tx.send(Msg::Cells { pair: r.pair, result }).is_err() {
+                if tx
+                    .send(Msg::Cells {
+                        pair: r.pair,
+                        result,
+                    })
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -187,7 +193,10 @@ pub(super) fn spawn_region(
                 let msg = match std::panic::catch_unwind(run) {
                     Ok(Some(m)) => m,
                     Ok(None) => continue,
-                    Err(p) => failed(&job, &format!("internal error: {}", crate::panic_message(&*p))),
+                    Err(p) => failed(
+                        &job,
+                        &format!("internal error: {}", crate::panic_message(&*p)),
+                    ),
                 };
                 if let Msg::RegionEmbedded { result: Err(e), .. }
                 | Msg::RegionRefined { result: Err(e), .. } = &msg
