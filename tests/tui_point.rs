@@ -259,16 +259,16 @@ fn the_neighbour_shows_the_cursor_cells_row_and_the_query_its_box() {
     let screen = render(&mut app, 160, 48);
     assert!(screen.contains("Where exactly · point"), "{screen}");
     assert!(
-        screen.contains("point · query cell (3,2) → the neighbour shows where"),
+        screen.contains("point · query cell (3,2): where in the neighbour its share comes from"),
         "{screen}"
     );
     // 49 pairs: one at 0.01, 48 at 0.001 → 0.058 of a score of 49 × 0.058 = 2.842 (2 %).
     assert!(
-        screen.contains("this cell gives +0.058 of the score 2.842 (2 %)"),
+        screen.contains("share +0.058 of the score 2.842 (2 %)"),
         "{screen}"
     );
     assert!(
-        screen.contains("strongest pair: neighbour cell (3,3)"),
+        screen.contains("best pair: neighbour (3,3) +0.010"),
         "{screen}"
     );
     assert!(

@@ -499,7 +499,7 @@ fn point_mode_selects_a_region_and_enter_searches_the_folder_for_it() {
     // p: the cursor on the query's centre cell; the correspondence comes from the worker.
     s.keys(&["p"]);
     let screen = s.wait_for("the pair's correspondence", 60, |s| {
-        s.contains("this cell gives")
+        s.contains("share +") || s.contains("share -")
     });
     assert!(screen.contains("point · query cell (3,3)"), "{screen}");
     assert!(screen.contains("hjkl move"), "{screen}");

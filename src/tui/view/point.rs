@@ -30,9 +30,7 @@ fn point_lines(app: &App) -> Vec<Line<'static>> {
     };
     let mut lines = vec![Line::from(vec![
         Span::raw(format!("point · {here} cell ({c},{r})")).bold(),
-        Span::raw(format!(
-            " → the {there} shows where this cell's share of the score comes from"
-        )),
+        Span::raw(format!(": where in the {there} its share comes from")),
     ])];
     let pair = app.query().zip(app.neighbour().map(|n| n.0));
     match pair.and_then(|pair| app.pictures.cells.get(&pair)) {
@@ -52,7 +50,7 @@ fn point_lines(app: &App) -> Vec<Line<'static>> {
                 String::new()
             };
             lines.push(Line::from(format!(
-                "this cell gives {share:+.3} of the score {:.3}{part} · its strongest pair: {there} cell ({},{}) {:+.3}",
+                "share {share:+.3} of the score {:.3}{part} · best pair: {there} ({},{}) {:+.3}",
                 m.score,
                 best % GRID,
                 best / GRID,
@@ -193,7 +191,7 @@ pub(super) fn hints(app: &App) -> Option<&'static [&'static str]> {
 /// The colour bar's caption in point mode.
 pub(super) fn bar_caption() -> Span<'static> {
     Span::styled(
-        " · contribution of each cell pair · this cell's own scale",
+        " · per cell pair, on this cell's scale",
         Style::new().dim(),
     )
 }
