@@ -78,7 +78,7 @@ fn point_lines(app: &App) -> Vec<Line<'static>> {
         }
         None => Line::from(vec![
             key("hjkl"),
-            Span::raw("/arrows/click move · "),
+            Span::raw("/click move · "),
             key("x"),
             Span::raw(" other photo · "),
             key("v"),
@@ -190,8 +190,5 @@ pub(super) fn hints(app: &App) -> Option<&'static [&'static str]> {
 
 /// The colour bar's caption in point mode.
 pub(super) fn bar_caption() -> Span<'static> {
-    Span::styled(
-        " · per cell pair, on this cell's scale",
-        Style::new().dim(),
-    )
+    Span::styled(" · per cell pair, on this cell's scale", Style::new().dim())
 }
