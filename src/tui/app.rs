@@ -3,7 +3,8 @@
 //! previews, computing maps, exporting) leaves as [`Command`]s for the event loop to hand to
 //! workers, so every transition here is testable without a terminal or a model. The state's
 //! parts are in `state`; moving through lists and history in `navigate`; worker results in
-//! `messages`; what is asked of the workers in `work`.
+//! `messages`; what is asked of the workers in `work`; point mode and region search in
+//! `point`, and the pictures they put on the photos in `marks`.
 
 mod marks;
 mod messages;
