@@ -455,3 +455,87 @@ fn graphics_auto_inside_tmux_says_why_photos_are_half_blocks() {
         let _ = std::fs::remove_dir_all(&tmp);
     }
 }
+
+/// Point mode and region search in a real terminal: `p` shows where a query cell matches in
+/// the neighbour, `v` + `l` `j` select a 2×2-cell region, Enter replaces the neighbour list by
+/// the region's results (refined in the background), Esc brings the neighbours back.
+#[test]
+#[ignore = "drives simtui in tmux: cargo test --release --test tui_tmux -- --ignored"]
+fn point_mode_selects_a_region_and_enter_searches_the_folder_for_it() {
+    if !can_run() {
+        return;
+    }
+    let tmp = temp_dir("point");
+    let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos");
+    let s = shell("point", 160, 48);
+    let cmd = format!(
+        "{} {} --graphics blocks -k 5 --db {} --log {}; echo EXIT=$?",
+        env!("CARGO_BIN_EXE_simtui"),
+        photos.display(),
+        tmp.join("index.sqlite").display(),
+        tmp.join("simtui.log").display(),
+    );
+    s.type_line(&cmd);
+    s.wait_for("indexing to finish", 300, |s| {
+        status_line(s).contains("indexed") && s.contains("Neighbours k=5")
+    });
+    s.keys(&["j"]);
+    let before = s.wait_for("the kingfisher as query", 10, |s| {
+        s.contains("Query · bird_kingfisher.jpg")
+    });
+    let rows = |screen: &str| -> Vec<String> {
+        screen
+            .lines()
+            .filter_map(|l| {
+                let l = l.trim_start_matches(['│', '┃', ' ']);
+                let rank = l.split(' ').next()?.parse::<usize>().ok()?;
+                (rank <= 5).then(|| l.chars().take(45).collect())
+            })
+            .collect()
+    };
+    let neighbours = rows(&before);
+    assert_eq!(neighbours.len(), 5, "{before}");
+
+    // p: the cursor on the query's centre cell; the correspondence comes from the worker.
+    s.keys(&["p"]);
+    let screen = s.wait_for("the pair's correspondence", 60, |s| {
+        s.contains("share +") || s.contains("share -")
+    });
+    assert!(screen.contains("point · query cell (3,3)"), "{screen}");
+    assert!(screen.contains("hjkl move"), "{screen}");
+    // j moves the cursor, not the list.
+    s.keys(&["j"]);
+    let screen = s.wait_for("the cursor one row down", 10, |s| {
+        s.contains("point · query cell (3,4)")
+    });
+    assert!(screen.contains("Query · bird_kingfisher.jpg"), "{screen}");
+
+    // v l j: cells (3,4)-(4,5); Enter searches; the list becomes the region's results.
+    s.keys(&["v", "l", "j"]);
+    s.wait_for("the selection", 10, |s| s.contains("selection (3,4)-(4,5)"));
+    s.keys(&["Enter"]);
+    let screen = s.wait_for("the refined region results", 120, |s| {
+        s.contains(" best window ") && s.contains("found at")
+    });
+    assert!(
+        screen.contains("region ("),
+        "the list says what it holds:\n{screen}"
+    );
+    let results = rows(&screen);
+    assert_eq!(results.len(), 5, "{screen}");
+    assert_ne!(results, neighbours, "the neighbour list changed:\n{screen}");
+    let log = std::fs::read_to_string(tmp.join("simtui.log")).unwrap();
+    assert!(
+        log.contains("first pass") && log.contains("refined"),
+        "{log}"
+    );
+
+    // Esc: the neighbours are back; q quits.
+    s.keys(&["Escape"]);
+    let screen = s.wait_for("the neighbours again", 10, |s| s.contains("Neighbours k=5"));
+    assert_eq!(rows(&screen), neighbours, "{screen}");
+    s.keys(&["q"]);
+    s.wait_for("the shell", 20, |s| s.contains("EXIT=0"));
+    assert_clean_shell(&s);
+    let _ = std::fs::remove_dir_all(&tmp);
+}

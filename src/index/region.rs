@@ -246,6 +246,8 @@ pub struct Found {
     pub score: f32,
     /// The best window in the photo's upright pixels, [x0, y0, x1, y1).
     pub found_box: [u32; 4],
+    /// The photo's upright (width, height): what `found_box` is given in.
+    pub size: (u32, u32),
 }
 
 /// Re-scores `candidates` ((path, first-pass score)) by their best window against `query`
@@ -268,6 +270,7 @@ pub fn refine(
             first_pass: *first_pass,
             score: window.score,
             found_box: window.pixels(grid, cells.width, cells.height),
+            size: (cells.width, cells.height),
         });
     }
     found.sort_by(|a, b| b.score.total_cmp(&a.score));

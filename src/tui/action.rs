@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use image::RgbImage;
 
+use crate::explain::correspondence::Correspondence;
 use crate::explain::Method;
+use crate::index::region::Region;
 use crate::index::Event;
 
 /// Deletion and insertion AUCs of one map, with the random ordering's as the yardstick: the
@@ -41,6 +43,29 @@ pub struct PairMaps {
 /// Query entry, neighbour entry, method.
 pub type PairKey = (usize, usize, Method);
 
+/// A pair's cell correspondence (point mode): the 49×49 matrix of the photos' cell pairs,
+/// computed once per pair by a worker, and both photos' upright sizes in pixels (what
+/// regions and boxes are given in).
+#[derive(Debug, Clone)]
+pub struct PairCells {
+    pub matrix: Arc<Correspondence>,
+    /// (width, height) of the query and of the neighbour.
+    pub sizes: [(u32, u32); 2],
+}
+
+/// One result of a region search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionHit {
+    pub entry: usize,
+    /// The ranking score: the first pass's, then the best window's once refined.
+    pub score: f32,
+    /// The region against the photo's stored pooled feature.
+    pub first_pass: f32,
+    /// Where the region was found, [x0, y0, x1, y1) in the photo's upright pixels, and the
+    /// photo's upright size; `None` before refinement.
+    pub found: Option<([u32; 4], (u32, u32))>,
+}
+
 /// Results from the background workers.
 #[derive(Debug)]
 pub enum Msg {
@@ -66,6 +91,21 @@ pub enum Msg {
     },
     Exported(Result<PathBuf, String>),
     Opened(Result<PathBuf, String>),
+    /// The correspondence of the pair (query entry, neighbour entry).
+    Cells {
+        pair: (usize, usize),
+        result: Result<PairCells, String>,
+    },
+    /// The raw pooled feature of region search `id`'s region.
+    RegionEmbedded {
+        id: u64,
+        result: Result<Vec<f32>, String>,
+    },
+    /// Region search `id`'s candidates re-scored by their best window, best first.
+    RegionRefined {
+        id: u64,
+        result: Result<Vec<RegionHit>, String>,
+    },
 }
 
 #[derive(Debug)]
@@ -104,6 +144,21 @@ pub enum Action {
         column: u16,
         row: u16,
     },
+    /// Point mode on or off.
+    PointToggle,
+    /// Move the point cursor by cells (clamped to the grid).
+    PointMove {
+        dx: i8,
+        dy: i8,
+    },
+    /// Put the point cursor on the other photo.
+    PointSwap,
+    /// Anchor a region selection at the cursor (or drop it).
+    PointSelect,
+    /// Search the folder for the selected region (the cursor cell without a selection).
+    RegionSearch,
+    /// Esc in point mode or over region results: leave them (point mode first).
+    Leave,
     Resize,
     /// Where the lists are on screen, as the event loop laid out the last frame (for mouse
     /// clicks and paging).
@@ -121,6 +176,34 @@ pub enum Command {
     Explain(Option<ExplainRequest>),
     Export(ExplainRequest),
     Open(PathBuf),
+    /// Compute this pair's correspondence (or nothing: cancels what is queued).
+    Cells(Option<CellsRequest>),
+    /// A step of a region search (or nothing: cancels it). A newer one replaces the older.
+    Region(Option<RegionJob>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellsRequest {
+    pub pair: (usize, usize),
+    pub query: PathBuf,
+    pub neighbour: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RegionJob {
+    /// Crop `region` (pixels of the upright photo) out of `query` and embed it.
+    Embed {
+        id: u64,
+        query: PathBuf,
+        region: Region,
+    },
+    /// Re-score the first pass's candidates (entry, path, first-pass score) by their best
+    /// window against the region's feature.
+    Refine {
+        id: u64,
+        feature: Vec<f32>,
+        candidates: Vec<(usize, PathBuf, f32)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -132,10 +215,14 @@ pub struct ExplainRequest {
     pub neighbour: PathBuf,
 }
 
-/// Where the two lists are on screen: (first row, first column, width, height) of each
-/// list's inner area, and the first visible row of each.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// Where the two lists and the two photo panels are on screen: (first row, first column,
+/// width, height) of each inner area, and the terminal's cell size in pixels (`None` where it
+/// reports none), which places the photos in their panels.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct ListRows {
     pub files: (u16, u16, u16, u16),
     pub neighbours: (u16, u16, u16, u16),
+    /// The query's and the neighbour's photo cells.
+    pub photos: [(u16, u16, u16, u16); 2],
+    pub cell: Option<(f64, f64)>,
 }

@@ -3,10 +3,13 @@
 //! previews, computing maps, exporting) leaves as [`Command`]s for the event loop to hand to
 //! workers, so every transition here is testable without a terminal or a model. The state's
 //! parts are in `state`; moving through lists and history in `navigate`; worker results in
-//! `messages`; what is asked of the workers in `work`.
+//! `messages`; what is asked of the workers in `work`; point mode and region search in
+//! `point`, and the pictures they put on the photos in `marks`.
 
+mod marks;
 mod messages;
 mod navigate;
+mod point;
 mod state;
 mod work;
 
@@ -18,6 +21,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::action::{Action, Command, ListRows, PairKey, PairMaps};
 use crate::explain::Method;
 
+pub use marks::Marked;
+pub use point::{cells_to_pixels, Point, RegionPhase, RegionSearch, Side, GRID};
 use state::Sent;
 pub use state::{
     Entry, FileState, Files, Focus, History, Neighbours, Overlay, Phase, Pictures, Progress, Slot,
@@ -43,6 +48,12 @@ pub struct App {
     pub history: History,
     pub neighbours: Neighbours,
     pub overlay: Overlay,
+    /// Point mode: a cursor cell on one photo of the pair.
+    pub point: Point,
+    /// A region search whose results replace the neighbour list.
+    pub region: Option<RegionSearch>,
+    /// Region searches started (the last one's id).
+    region_ids: u64,
     pub pictures: Pictures,
     pub progress: Progress,
     pub model_ready: bool,
@@ -83,6 +94,9 @@ impl App {
                 method: config.method,
                 signed: false,
             },
+            point: Point::new(),
+            region: None,
+            region_ids: 0,
             pictures: Pictures::new(),
             progress: Progress {
                 phase: Phase::Starting,
@@ -132,6 +146,25 @@ impl App {
                 _ => Some(Action::Help),
             };
         }
+        if self.point.on && !alt {
+            let point = match key.code {
+                KeyCode::Char('h') | KeyCode::Left => Some(Action::PointMove { dx: -1, dy: 0 }),
+                KeyCode::Char('l') | KeyCode::Right => Some(Action::PointMove { dx: 1, dy: 0 }),
+                KeyCode::Char('k') | KeyCode::Up => Some(Action::PointMove { dx: 0, dy: -1 }),
+                KeyCode::Char('j') | KeyCode::Down => Some(Action::PointMove { dx: 0, dy: 1 }),
+                KeyCode::Char('x') => Some(Action::PointSwap),
+                KeyCode::Char('v') => Some(Action::PointSelect),
+                KeyCode::Enter => Some(Action::RegionSearch),
+                KeyCode::Esc => Some(Action::Leave),
+                _ => None,
+            };
+            if point.is_some() {
+                return point;
+            }
+        }
+        if self.region.is_some() && matches!(key.code, KeyCode::Esc | KeyCode::Backspace) {
+            return Some(Action::Leave);
+        }
         Some(match key.code {
             KeyCode::Left if alt => Action::Back,
             KeyCode::Right if alt => Action::Forward,
@@ -152,6 +185,7 @@ impl App {
             KeyCode::Char('d') => Action::ToggleSigned,
             KeyCode::Char('e') => Action::Export,
             KeyCode::Char('o') => Action::Open,
+            KeyCode::Char('p') => Action::PointToggle,
             KeyCode::Char('?') | KeyCode::F(1) => Action::Help,
             KeyCode::Char('/') => Action::FilterStart,
             KeyCode::Esc if !self.files.filter.is_empty() => Action::FilterCancel,
@@ -286,6 +320,12 @@ impl App {
                 self.refilter();
             }
             Action::Click { column, row } => self.click(column, row),
+            Action::PointToggle => self.point_toggle(),
+            Action::PointMove { dx, dy } => self.point_move(dx, dy),
+            Action::PointSwap => self.point_swap(),
+            Action::PointSelect => self.point_select(),
+            Action::RegionSearch => self.region_search(),
+            Action::Leave => self.leave(),
             Action::Resize => {}
             Action::Layout(rows) => {
                 // Where things are on screen changes nothing that is wanted from the workers.

@@ -13,7 +13,7 @@ use crossterm::event::{Event as TermEvent, MouseButton, MouseEventKind};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
 
-use super::action::{Action, Msg};
+use super::action::{Action, ListRows, Msg};
 use super::app::App;
 use super::blocks::ColorMode;
 use super::graphics::Painter;
@@ -158,10 +158,13 @@ where
         // benchmarks and tests).
         self.terminal.autoresize()?;
         let area = self.terminal.get_frame().area();
-        self.app.update(Action::Layout(view::list_rows(area)));
         // The same cell shape for every way of drawing, so a photo keeps its shape when the
         // help popup swaps protocol images for half-blocks.
         let cell = self.input.cell_pixels();
+        self.app.update(Action::Layout(ListRows {
+            cell,
+            ..view::list_rows(area)
+        }));
         // Popups are drawn in cells: while one is open, photos are too.
         let photos = match &mut self.painter {
             Some(p) if !self.app.help => {

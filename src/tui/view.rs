@@ -2,6 +2,8 @@
 //! into ratatui's `TestBackend` and checked.
 
 mod help;
+mod info;
+mod point;
 
 use std::sync::Arc;
 
@@ -13,14 +15,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::action::{Faith, ListRows, PairMaps};
-use super::app::{App, FileState, Focus, Phase, Slot};
+use super::action::{ListRows, PairMaps};
+use super::app::{App, FileState, Focus, Phase, Side, Slot};
 use super::blocks::{self, ColorMode};
 use super::graphics;
 use super::scroll::list_window;
-use crate::render::{colormap, diverging};
 use help::help;
 pub use help::KEYS;
+use info::info;
 
 /// Below this size the layout cannot show a list and two photos.
 pub const MIN_WIDTH: u16 = 60;
@@ -72,7 +74,8 @@ pub fn areas(area: Rect) -> Option<Areas> {
     })
 }
 
-/// Where the lists' rows are, for mouse clicks and paging.
+/// Where the lists' rows and the photos' cells are, for mouse clicks and paging (the cell
+/// size is the caller's to add).
 pub fn list_rows(area: Rect) -> ListRows {
     let Some(a) = areas(area) else {
         return ListRows::default();
@@ -81,9 +84,13 @@ pub fn list_rows(area: Rect) -> ListRows {
         let i = inner(x);
         (i.y, i.x, i.width, i.height)
     };
+    let [query, neighbour] = a.image_cells();
+    let cells = |i: Rect| (i.y, i.x, i.width, i.height);
     ListRows {
         files: r(a.files),
         neighbours: r(a.neighbours),
+        photos: [cells(query), cells(neighbour)],
+        cell: None,
     }
 }
 
@@ -291,10 +298,15 @@ fn bar(t: f32, width: usize) -> String {
 fn neighbours(app: &App, area: Rect, buf: &mut Buffer) {
     use ratatui::widgets::Widget;
     let focused = app.focus == Focus::Neighbours;
-    let title = Line::from(format!(" Neighbours k={} ", app.neighbours.k)).bold();
-    let score = match app.files.matrix.space().similarity() {
-        crate::space::Similarity::Centred => " centred similarity ",
-        crate::space::Similarity::Plain => " cosine ",
+    let (title, score) = match point::list_titles(app) {
+        Some((title, bottom)) => (Line::from(title).bold().cyan(), bottom),
+        None => (
+            Line::from(format!(" Neighbours k={} ", app.neighbours.k)).bold(),
+            match app.files.matrix.space().similarity() {
+                crate::space::Similarity::Centred => " centred similarity ",
+                crate::space::Similarity::Plain => " cosine ",
+            },
+        ),
     };
     let block = focus_block(title, focused).title_bottom(Line::from(score).dim());
     let body = block.inner(area);
@@ -333,11 +345,15 @@ fn neighbours(app: &App, area: Rect, buf: &mut Buffer) {
         FileState::Embedded(_) => {}
     }
     if app.neighbours.list.is_empty() {
-        return message(
-            vec![Line::from("no other embedded photos yet").dim()],
-            body,
-            buf,
-        );
+        let why = match &app.region {
+            Some(r) => match &r.phase {
+                super::app::RegionPhase::Embedding => "searching the folder for the region…",
+                super::app::RegionPhase::Failed(_) => "the region search failed (Esc goes back)",
+                _ => "no other embedded photos",
+            },
+            None => "no other embedded photos yet",
+        };
+        return message(vec![Line::from(why).dim()], body, buf);
     }
     let (first, end) = list_window(
         app.neighbours.cursor,
@@ -370,7 +386,6 @@ fn neighbours(app: &App, area: Rect, buf: &mut Buffer) {
 
 fn images(app: &App, display: Display, a: &Areas, buf: &mut Buffer) {
     use ratatui::widgets::Widget;
-    let maps = overlays(app);
     let computing = app.overlay.show && matches!(app.current_maps(), Some(Slot::Loading));
     let map_failed = match app.current_maps() {
         Some(Slot::Failed(e)) if app.overlay.show => Some(e.clone()),
@@ -391,14 +406,7 @@ fn images(app: &App, display: Display, a: &Areas, buf: &mut Buffer) {
     let body = block.inner(a.query);
     block.render(a.query, buf);
     if let Some(q) = q {
-        photo(
-            app,
-            display,
-            q,
-            maps.map(|m: &PairMaps| &m.query),
-            body,
-            buf,
-        );
+        photo(app, display, q, picture(app, Side::Query), body, buf);
     }
 
     // Neighbour.
@@ -419,7 +427,7 @@ fn images(app: &App, display: Display, a: &Areas, buf: &mut Buffer) {
     let body = block.inner(a.neighbour);
     block.render(a.neighbour, buf);
     if let Some((e, _)) = n {
-        photo(app, display, e, maps.map(|m| &m.neighbour), body, buf);
+        photo(app, display, e, picture(app, Side::Neighbour), body, buf);
     }
 
     let note = if computing {
@@ -467,18 +475,32 @@ fn overlays(app: &App) -> Option<&PairMaps> {
     }
 }
 
+/// What a panel draws over its preview: the marks of point mode or region results, else the
+/// saliency overlay when it is on.
+fn picture(app: &App, side: Side) -> Option<&Arc<RgbImage>> {
+    let marked = app.pictures.marked.as_ref().and_then(|m| match side {
+        Side::Query => m.query.as_ref(),
+        Side::Neighbour => m.neighbour.as_ref(),
+    });
+    marked.or_else(|| {
+        overlays(app).map(|m| match side {
+            Side::Query => &m.query,
+            Side::Neighbour => &m.neighbour,
+        })
+    })
+}
+
 /// The photos on screen and their cells, for a graphics protocol to draw after the frame.
 pub fn panel_images(app: &App, a: &Areas) -> Vec<(Rect, Arc<RgbImage>)> {
-    let maps = overlays(app);
     let [qc, nc] = a.image_cells();
     let mut out = Vec::new();
     if let Some(q) = app.query() {
-        if let Ok(Some(img)) = shown(app, q, maps.map(|m| &m.query)) {
+        if let Ok(Some(img)) = shown(app, q, picture(app, Side::Query)) {
             out.push((qc, img));
         }
     }
     if let Some((n, _)) = app.neighbour() {
-        if let Ok(Some(img)) = shown(app, n, maps.map(|m| &m.neighbour)) {
+        if let Ok(Some(img)) = shown(app, n, picture(app, Side::Neighbour)) {
             out.push((nc, img));
         }
     }
@@ -512,132 +534,6 @@ fn photo(
         }
         (Ok(Some(img)), Photos::HalfBlocks) => blocks::draw(&img, area, cell, buf, display.colors),
         (Ok(None), _) => message(vec![Line::from("decoding…").dim()], area, buf),
-    }
-}
-
-fn faith_line(label: &str, f: &Faith, width: u16) -> Line<'static> {
-    // Lower deletion and higher insertion AUC than a random order: the map points at what the
-    // score depends on.
-    let better = f.beats_random();
-    let narrow = width < 90;
-    // Below ~56 columns even the short form would push the verdict off the panel: the
-    // verdict comes first then, and the figures take what is left.
-    let tiny = width < 56;
-    let verdict = match (better, narrow) {
-        (true, false) => Span::styled("✓ beats random", Style::new().fg(Color::Green)),
-        (true, true) => Span::styled("✓", Style::new().fg(Color::Green)),
-        (false, false) => Span::styled("✗ no better than random", Style::new().fg(Color::Red)),
-        (false, true) => Span::styled("✗ ≤ random", Style::new().fg(Color::Red)),
-    };
-    let figures = if tiny {
-        format!(
-            " del {:.2}/{:.2} ins {:.2}/{:.2}",
-            f.deletion_auc, f.random_deletion_auc, f.insertion_auc, f.random_insertion_auc
-        )
-    } else if narrow {
-        format!(
-            "del {:.2} (rand {:.2}) ins {:.2} (rand {:.2}) ",
-            f.deletion_auc, f.random_deletion_auc, f.insertion_auc, f.random_insertion_auc
-        )
-    } else {
-        format!(
-            "deletion {:.2} (rand {:.2})  insertion {:.2} (rand {:.2})  ",
-            f.deletion_auc, f.random_deletion_auc, f.insertion_auc, f.random_insertion_auc
-        )
-    };
-    if tiny {
-        return Line::from(vec![
-            Span::raw(format!("{label:<9} ")),
-            verdict,
-            Span::raw(figures),
-        ]);
-    }
-    Line::from(vec![
-        Span::raw(format!("{label:<9} ")),
-        Span::raw(figures),
-        verdict,
-    ])
-}
-
-fn info(app: &App, area: Rect, buf: &mut Buffer) {
-    use ratatui::widgets::Widget;
-    let block = Block::bordered()
-        .title(Line::from(" Why alike · saliency ").bold())
-        .border_style(Style::new().fg(Color::DarkGray));
-    let body = block.inner(area);
-    block.render(area, buf);
-    let method = app.overlay.method.name();
-    let mut lines: Vec<Line> = Vec::new();
-    if !app.overlay.show {
-        lines.push(Line::from(vec![
-            Span::raw("overlay off · method "),
-            Span::raw(method).bold(),
-            Span::raw(" · "),
-            Span::raw("s").yellow().bold(),
-            Span::raw(" shows which regions make the pair alike, "),
-            Span::raw("m").yellow().bold(),
-            Span::raw(" changes method"),
-        ]));
-    } else {
-        match app.current_maps() {
-            Some(Slot::Ready(m)) => {
-                let mut spans = vec![
-                    Span::raw("overlay on · "),
-                    Span::raw(m.shown.name()).bold(),
-                    Span::raw(format!(" · score {:.3} · {}", m.score, fmt_ms(m.millis))),
-                ];
-                if m.refining {
-                    spans.push(Span::raw(format!(" · refining to {method}…")).dim());
-                }
-                lines.push(Line::from(spans));
-                match &m.faith {
-                    Some([fq, fnb]) => {
-                        lines.push(faith_line("query", fq, body.width));
-                        lines.push(faith_line("neighbour", fnb, body.width));
-                    }
-                    None => match &m.faith_error {
-                        Some(e) => {
-                            lines.push(Line::from(format!("faithfulness not measured: {e}")).red())
-                        }
-                        None => lines
-                            .push(Line::from("measuring faithfulness (deletion/insertion)…").dim()),
-                    },
-                }
-            }
-            Some(Slot::Failed(e)) => lines.push(Line::from(format!("{method}: {e}")).red()),
-            Some(Slot::Loading) => lines.push(Line::from(format!("computing {method}…")).dim()),
-            None => lines.push(Line::from("select a query with a neighbour").dim()),
-        }
-    }
-    for (i, line) in lines.into_iter().take(body.height as usize).enumerate() {
-        buf.set_line(body.x, body.y + i as u16, &line, body.width);
-    }
-    // Colour bar on the last line: what the colours mean.
-    if body.height >= 4 {
-        let y = body.bottom() - 1;
-        let signed = app.overlay.signed;
-        let label = Span::raw(if signed { "against " } else { "low " });
-        let mut x = body.x;
-        x = buf.set_span(x, y, &label, body.width).0;
-        let bar_w = 24.min(body.width.saturating_sub(40));
-        for i in 0..bar_w {
-            let t = (i as f32 + 0.5) / bar_w as f32;
-            let c = if signed { diverging(t) } else { colormap(t) };
-            buf[(x + i, y)]
-                .set_char(' ')
-                .set_bg(Color::Rgb(c[0], c[1], c[2]));
-        }
-        x += bar_w;
-        let shown = match app.current_maps() {
-            Some(Slot::Ready(m)) => m.shown,
-            _ => app.overlay.method,
-        };
-        let rest = format!(
-            " {} · {} · shared scale, clipped at p99.5",
-            if signed { "alike" } else { "high" },
-            shown.unit()
-        );
-        buf.set_stringn(x, y, rest, (body.right() - x) as usize, Style::new().dim());
     }
 }
 
@@ -690,7 +586,7 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
             // As many hints as fit, always ending with where the rest are.
             let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
             let room = (area.width as usize).saturating_sub(used);
-            const HINTS: [&str; 6] = [
+            const HINTS: &[&str] = &[
                 "j/k move",
                 "Tab lists",
                 "Enter follow",
@@ -699,7 +595,7 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
                 "e export",
             ];
             let mut text = String::new();
-            for h in HINTS {
+            for h in point::hints(app).unwrap_or(HINTS) {
                 let candidate = format!("{text}{h} · ");
                 if candidate.chars().count() + "? help".len() > room {
                     break;
@@ -717,7 +613,7 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
     buf.set_line(area.x, area.y, &line, area.width);
 }
 
-fn fmt_ms(ms: f64) -> String {
+pub(super) fn fmt_ms(ms: f64) -> String {
     if ms < 1000.0 {
         format!("{ms:.0} ms")
     } else {

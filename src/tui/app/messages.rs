@@ -87,6 +87,9 @@ impl App {
                 Ok(p) => format!("opened {}", sanitize::path(&p)),
                 Err(e) => format!("cannot open: {}", sanitize::sanitize(&e)),
             }),
+            Msg::Cells { pair, result } => self.on_cells(pair, result),
+            Msg::RegionEmbedded { id, result } => self.on_region_feature(id, result),
+            Msg::RegionRefined { id, result } => self.on_region_refined(id, result),
         }
     }
 

@@ -68,6 +68,15 @@ impl App {
 
     /// After the query changed: new neighbours, and the file list shows the query.
     pub(super) fn query_changed(&mut self, sync_list: bool) {
+        // Region results belong to the query they were searched from.
+        if self
+            .region
+            .as_ref()
+            .is_some_and(|r| Some(r.query) != self.query())
+        {
+            self.drop_region();
+        }
+        self.point.anchor = None;
         self.neighbours.cursor = 0;
         self.refresh_neighbours(false);
         if sync_list {
@@ -103,7 +112,14 @@ impl App {
             None
         };
         self.neighbours.list.clear();
-        if let Some(q) = self.query() {
+        if let Some(r) = &self.region {
+            self.neighbours.list = r
+                .hits
+                .iter()
+                .take(self.neighbours.k)
+                .map(|h| (h.entry, h.score))
+                .collect();
+        } else if let Some(q) = self.query() {
             if let FileState::Embedded(row) = self.files.entries[q].state {
                 self.neighbours.list = self
                     .files
@@ -176,6 +192,8 @@ impl App {
             if i < self.neighbours.list.len() {
                 self.neighbours.cursor = i;
             }
+        } else {
+            self.photo_click(column, row);
         }
     }
 }

@@ -11,7 +11,7 @@ use image::RgbImage;
 
 use crate::explain::Method;
 use crate::search::EmbeddingMatrix;
-use crate::tui::action::{ExplainRequest, PairKey, PairMaps};
+use crate::tui::action::{CellsRequest, ExplainRequest, PairCells, PairKey, PairMaps};
 use crate::tui::cache::BoundedCache;
 
 /// Decoded previews kept in memory (each at most [`crate::tui::worker::PREVIEW_SIDE`] px a
@@ -19,6 +19,8 @@ use crate::tui::cache::BoundedCache;
 const PREVIEW_CACHE: usize = 48;
 /// Computed pair maps kept in memory.
 const MAP_CACHE: usize = 64;
+/// Pair correspondences kept in memory (49×49 values each).
+const CELLS_CACHE: usize = 32;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum FileState {
@@ -170,10 +172,15 @@ pub struct Overlay {
     pub signed: bool,
 }
 
-/// What the workers have drawn: previews by entry and pair maps by pair, both bounded.
+/// What the workers have drawn: previews by entry and pair maps by pair, both bounded; the
+/// pairs' correspondences; and the pictures point mode and region results show, drawn here
+/// from them.
 pub struct Pictures {
     pub previews: BoundedCache<usize, Slot<Arc<RgbImage>>>,
     pub maps: BoundedCache<PairKey, Slot<PairMaps>>,
+    /// By (query entry, neighbour entry).
+    pub cells: BoundedCache<(usize, usize), Slot<PairCells>>,
+    pub marked: Option<super::Marked>,
 }
 
 impl Pictures {
@@ -181,6 +188,8 @@ impl Pictures {
         Pictures {
             previews: BoundedCache::new(PREVIEW_CACHE),
             maps: BoundedCache::new(MAP_CACHE),
+            cells: BoundedCache::new(CELLS_CACHE),
+            marked: None,
         }
     }
 
@@ -201,4 +210,5 @@ impl Pictures {
 pub(super) struct Sent {
     pub(super) previews: Vec<(usize, PathBuf)>,
     pub(super) explain: Option<ExplainRequest>,
+    pub(super) cells: Option<CellsRequest>,
 }

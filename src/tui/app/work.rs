@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::{App, FileState, Slot};
-use crate::tui::action::{Command, ExplainRequest, PairMaps};
+use crate::tui::action::{CellsRequest, Command, ExplainRequest, PairMaps};
 
 impl App {
     /// Tells the workers what is wanted now: previews of the query and the neighbours, and
@@ -94,6 +94,41 @@ impl App {
             }
             self.commands.push(Command::Explain(explain.clone()));
             self.sent.explain = explain;
+        }
+        self.plan_cells();
+        self.mark_pictures();
+    }
+
+    /// In point mode, the pair's correspondence until it is in (asked for once per pair).
+    fn plan_cells(&mut self) {
+        let cells = match (self.point.on, self.query(), self.neighbour()) {
+            (true, Some(q), Some((n, _)))
+                if !matches!(
+                    self.pictures.cells.get(&(q, n)),
+                    Some(Slot::Ready(_) | Slot::Failed(_))
+                ) =>
+            {
+                Some(CellsRequest {
+                    pair: (q, n),
+                    query: self.files.path_of(q),
+                    neighbour: self.files.path_of(n),
+                })
+            }
+            _ => None,
+        };
+        if cells != self.sent.cells {
+            if let Some(old) = &self.sent.cells {
+                if matches!(self.pictures.cells.get(&old.pair), Some(Slot::Loading)) {
+                    self.pictures.cells.remove(&old.pair);
+                }
+            }
+            if let Some(r) = &cells {
+                if !self.pictures.cells.contains_key(&r.pair) {
+                    self.pictures.cells.insert(r.pair, Slot::Loading);
+                }
+            }
+            self.commands.push(Command::Cells(cells.clone()));
+            self.sent.cells = cells;
         }
     }
 }

@@ -23,6 +23,24 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("e", "export the pair with its heatmaps as PNG"),
     ("o", "open the photo in the system viewer"),
+    (
+        "p",
+        "point mode: where in the neighbour a query cell matches",
+    ),
+    (
+        "hjkl ←↓↑→",
+        "point mode: move the cursor cell (or click a photo)",
+    ),
+    ("x", "point mode: put the cursor on the other photo"),
+    (
+        "v",
+        "point mode: select a region from the cursor (like vim)",
+    ),
+    (
+        "Enter",
+        "point mode: search the folder for the selected region",
+    ),
+    ("Esc  ⌫", "leave point mode, then the region results"),
     ("/", "filter the file list (Enter keeps, Esc clears)"),
     ("?", "this help"),
     ("q  Esc  Ctrl-C", "quit"),

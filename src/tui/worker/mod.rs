@@ -1,13 +1,14 @@
 //! The TUI's background threads and their front door, [`Workers`]: start them, hand them the
 //! app's [`Command`]s, shut them down. Each job has its file: the indexer (model, cache,
-//! embedding), preview decoding, the saliency worker (pair maps, faithfulness, exports), the
-//! PNG writer and the system viewer. They talk to the event loop only through [`Msg`]s on one
+//! embedding), preview decoding, the saliency worker (pair maps, faithfulness, exports), point
+//! mode's correspondence and region search, the PNG writer and the system viewer. They talk to the event loop only through [`Msg`]s on one
 //! channel, and the event loop talks to them through [`Latest`] wishes that newer ones
 //! replace, so work that is no longer wanted is dropped instead of queued.
 
 mod export;
 mod indexer;
 mod open;
+mod point;
 mod previews;
 mod saliency;
 
@@ -18,7 +19,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::action::{Command, Msg};
+use super::action::{CellsRequest, Command, Msg, RegionJob};
 use super::jobs::Latest;
 use crate::engine::Embedder;
 use crate::explain::Params;
@@ -50,6 +51,8 @@ const PREVIEW_THREADS: usize = 2;
 pub struct Workers {
     previews: Arc<Latest<Vec<(usize, PathBuf)>>>,
     explains: Arc<Latest<Explains>>,
+    cells: Arc<Latest<Option<CellsRequest>>>,
+    region: Arc<Latest<Option<RegionJob>>>,
     stop: Arc<AtomicBool>,
     indexer: Option<JoinHandle<()>>,
     tx: Sender<Msg>,
@@ -73,11 +76,23 @@ impl Workers {
         }
 
         let explains = Arc::new(Latest::new(Explains::default()));
-        saliency::spawn(tx.clone(), explains.clone(), embedder, config);
+        saliency::spawn(
+            tx.clone(),
+            explains.clone(),
+            embedder.clone(),
+            config.clone(),
+        );
+
+        let cells = Arc::new(Latest::new(None));
+        point::spawn_cells(tx.clone(), cells.clone(), embedder.clone(), config.clone());
+        let region = Arc::new(Latest::new(None));
+        point::spawn_region(tx.clone(), region.clone(), embedder, config);
 
         Workers {
             previews,
             explains,
+            cells,
+            region,
             stop,
             indexer: Some(indexer),
             tx,
@@ -92,6 +107,8 @@ impl Workers {
             Command::Explain(r) => self.explains.set(|e| e.wanted = r),
             Command::Export(r) => self.explains.amend(|e| e.exports.push_back(r)),
             Command::Open(path) => open::open(path, self.tx.clone()),
+            Command::Cells(r) => self.cells.set(|w| *w = r),
+            Command::Region(j) => self.region.set(|w| *w = j),
         }
     }
 
@@ -100,6 +117,8 @@ impl Workers {
         self.stop.store(true, Ordering::SeqCst);
         self.previews.stop();
         self.explains.stop();
+        self.cells.stop();
+        self.region.stop();
         if let Some(h) = self.indexer.take() {
             let t = Instant::now();
             while !h.is_finished() && t.elapsed() < wait {
