@@ -65,7 +65,8 @@ pub struct Summary {
     pub from_cache: usize,
     pub removed: usize,
     pub skipped: Vec<SkippedFile>,
-    /// Of the skipped files, those in a format simtui does not decode (HEIC, AVIF).
+    /// Of the skipped files, those in a format this build does not decode (HEIC, AVIF without
+    /// the `heif` feature).
     pub unsupported: usize,
     /// Files whose cache row was damaged (wrong length, NaN or infinite values) and which
     /// were therefore embedded again.
