@@ -152,7 +152,14 @@ pub fn image_cells(w: u32, h: u32, area: Rect, cell: (f64, f64)) -> Rect {
 pub fn placement(driver: Driver, w: u32, h: u32, area: Rect, cell: (f64, f64)) -> Placement {
     match (driver.protocol, driver.in_tmux) {
         (Protocol::Kitty, false) => place(w, h, area, cell, true, None),
-        (Protocol::Sixel, _) => place(w, h, area, cell, false, Some(MAX_SIXEL_SIDE)),
+        (Protocol::Sixel, false) => place(w, h, area, cell, false, Some(MAX_SIXEL_SIDE)),
+        // tmux keeps a sixel image as whole cells and fills the part of the last row and
+        // column the image leaves with a colour of its own (a grey band under each photo in
+        // tmux 3.5a): send whole cells, the photo cropped to them at its centre.
+        (Protocol::Sixel, true) => {
+            let fitted = place(w, h, area, cell, false, Some(MAX_SIXEL_SIDE));
+            whole_cells(fitted, area, cell)
+        }
         // Stretched over whole cells by the terminal: sent at the pixels those cells show.
         (Protocol::Kitty, true) | (Protocol::Iterm, _) => {
             let cells = image_cells(w, h, area, cell);
@@ -162,6 +169,26 @@ pub fn placement(driver: Driver, w: u32, h: u32, area: Rect, cell: (f64, f64)) -
                 offset: (0, 0),
             }
         }
+    }
+}
+
+/// `at` cut down to the whole cells it covers (at least one), centred again in `area`.
+fn whole_cells(at: Placement, area: Rect, cell: (f64, f64)) -> Placement {
+    let (cw, ch) = (cell.0.max(1.0) as u32, cell.1.max(1.0) as u32);
+    if at.pixels == (0, 0) {
+        return at;
+    }
+    let cols = (at.pixels.0 / cw).max(1);
+    let rows = (at.pixels.1 / ch).max(1);
+    Placement {
+        cells: Rect::new(
+            area.x + (area.width.saturating_sub(cols as u16)) / 2,
+            area.y + (area.height.saturating_sub(rows as u16)) / 2,
+            cols as u16,
+            rows as u16,
+        ),
+        pixels: (cols * cw, rows * ch),
+        offset: (0, 0),
     }
 }
 
@@ -176,6 +203,30 @@ pub fn encode(driver: Driver, img: &RgbImage, at: &Placement, id: u32) -> Result
         Protocol::Kitty => kitty::encode(img, at),
         Protocol::Iterm => iterm::encode(img, at),
     }
+}
+
+/// `img` covering exactly `pixels`: resized with its aspect kept until it covers them, then
+/// cropped to them at its centre. The same as [`sized`] when `pixels` has the image's shape
+/// (to the pixel).
+fn filled(img: &RgbImage, pixels: (u32, u32)) -> std::borrow::Cow<'_, RgbImage> {
+    let (w, h) = img.dimensions();
+    let scale = (pixels.0 as f64 / w as f64).max(pixels.1 as f64 / h as f64);
+    let side = |v: u32, at_least: u32| ((v as f64 * scale + 1e-6).floor() as u32).max(at_least);
+    let (rw, rh) = (side(w, pixels.0), side(h, pixels.1));
+    if (rw, rh) == pixels {
+        return sized(img, pixels);
+    }
+    let big = crate::render::resize_rgb(img, rw, rh);
+    std::borrow::Cow::Owned(
+        image::imageops::crop_imm(
+            &big,
+            (rw - pixels.0) / 2,
+            (rh - pixels.1) / 2,
+            pixels.0,
+            pixels.1,
+        )
+        .to_image(),
+    )
 }
 
 /// `img` resized to exactly `pixels` (a no-op when it has that size already).
@@ -226,6 +277,44 @@ mod tests {
         );
         assert_eq!(s.pixels.0, 392);
         assert_eq!(s.cells.x, 0);
+    }
+
+    #[test]
+    fn sixel_inside_tmux_is_sent_as_whole_cells_cropped_at_the_centre() {
+        let tmux = Driver {
+            protocol: Protocol::Sixel,
+            in_tmux: true,
+        };
+        // The kingfisher, 1024×576, in a 43×25-cell panel of 8×16 cells: fitted 344×193 px,
+        // 12.06 rows; tmux would pad the 13th row. Sent: 43 × 12 cells = 344×192 px, centred.
+        let area = Rect::new(40, 1, 43, 25);
+        let p = placement(tmux, 1024, 576, area, (8.0, 16.0));
+        assert_eq!(p.pixels, (344, 192));
+        assert_eq!(p.cells, Rect::new(40, 1 + (25 - 12) / 2, 43, 12));
+        let direct = placement(
+            Driver::direct(Protocol::Sixel),
+            1024,
+            576,
+            area,
+            (8.0, 16.0),
+        );
+        assert_eq!(
+            direct.pixels,
+            (344, 193),
+            "outside tmux the photo keeps every row"
+        );
+        // The crop keeps the centre and the shape: a photo with a red top and bottom row and
+        // blue between, cropped by one row, loses a red row, never shows a stretched one.
+        let mut img = RgbImage::from_pixel(1024, 576, image::Rgb([0, 0, 255]));
+        for x in 0..1024 {
+            img.put_pixel(x, 0, image::Rgb([255, 0, 0]));
+        }
+        let out = filled(&img, p.pixels);
+        assert_eq!(out.dimensions(), (344, 192));
+        assert!(out.get_pixel(172, 96).0[2] > 200, "the centre is kept");
+        // Same shape: exactly the plain resize.
+        let same = filled(&img, direct.pixels);
+        assert_eq!(*same, crate::render::resize_rgb(&img, 344, 193));
     }
 
     #[test]

@@ -4,11 +4,12 @@
 use anyhow::Result;
 use image::RgbImage;
 
-use super::{sized, Placement};
+use super::{filled, Placement};
 
-/// `img` as a sixel sequence at `at`'s pixel size (the terminal shows sixel pixels 1:1).
+/// `img` as a sixel sequence at `at`'s pixel size (the terminal shows sixel pixels 1:1),
+/// cropped at its centre where `at` is cut to whole cells (inside tmux).
 pub fn encode(img: &RgbImage, at: &Placement) -> Result<String> {
-    let resized = sized(img, at.pixels);
+    let resized = filled(img, at.pixels);
     icy_sixel::sixel_string(
         resized.as_raw(),
         at.pixels.0 as i32,
