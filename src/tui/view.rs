@@ -532,7 +532,15 @@ fn photo(
         (Ok(Some(img)), Photos::KittyPlaceholders) => {
             graphics::draw_placeholders(&img, area, cell, buf)
         }
-        (Ok(Some(img)), Photos::HalfBlocks) => blocks::draw(&img, area, cell, buf, display.colors),
+        (Ok(Some(img)), Photos::HalfBlocks) => {
+            // Placed by the preview's shape: a map or marked picture (decoded another way, a
+            // pixel off) lands on exactly its photo's cells and half rows.
+            let shape = match app.pictures.previews.get(&entry) {
+                Some(Slot::Ready(p)) => p.dimensions(),
+                _ => img.dimensions(),
+            };
+            blocks::draw_as(&img, shape, area, cell, buf, display.colors)
+        }
         (Ok(None), _) => message(vec![Line::from("decoding…").dim()], area, buf),
     }
 }
