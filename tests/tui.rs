@@ -894,6 +894,82 @@ fn a_landscape_photo_is_centred_to_the_half_row_and_its_map_lands_on_it() {
 }
 
 #[test]
+fn why_photos_are_half_blocks_stays_in_the_status_bar_and_the_help() {
+    use simtui::render::terminal::probe::Replies;
+    use simtui::render::terminal::tmux::TmuxInfo;
+    use simtui::tui::graphics::{decide, Graphics, Multiplexer};
+    let tmux = |passthrough| {
+        Multiplexer::Tmux(TmuxInfo {
+            version: Some((3, 3)),
+            passthrough,
+            client_term: "xterm-256color".into(),
+            client_type: "xterm".into(),
+        })
+    };
+    let answered = Replies {
+        attributes: Some(vec![1, 2]),
+        ..Replies::default()
+    };
+    // `auto` inside tmux without passthrough, once the start-up line has given way to the
+    // key hints: the marker stays at the status bar's right end, the reason is in `?`.
+    let choice = decide(Graphics::Auto, &tmux(false), false, Some(&answered)).unwrap();
+    assert_eq!(choice.driver, None);
+    let mut app = app();
+    app.pictures.images = choice.images();
+    let status = |app: &mut App, w| {
+        text(&render(app, w, 30))
+            .lines()
+            .last()
+            .unwrap()
+            .to_string()
+    };
+    let line = status(&mut app, 110);
+    assert!(
+        line.trim_end()
+            .ends_with("half-blocks: tmux allow-passthrough off"),
+        "{line}"
+    );
+    assert!(line.contains("? help"), "the hints stay beside it: {line}");
+    // Narrow: a short form that points at the help.
+    let line = status(&mut app, 80);
+    assert!(line.trim_end().ends_with("half-blocks (? why)"), "{line}");
+    keys(&mut app, "?");
+    // The popup's inside, between its double borders, as one line of words.
+    let screen = text(&render(&mut app, 110, 30));
+    let inside: Vec<&str> = screen.lines().filter_map(|l| l.split('║').nth(1)).collect();
+    let help = inside
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        help.contains(
+            "Images: half-blocks because tmux 3.3 does not pass graphics through. \
+             `set -g allow-passthrough on` lets kitty images through"
+        ),
+        "{help}"
+    );
+    keys(&mut app, "?");
+
+    // A terminal that simply has no graphics, or `--graphics blocks`: nothing to explain in
+    // the status bar; the help says half-blocks.
+    for (arg, mux) in [
+        (Graphics::Auto, Multiplexer::None),
+        (Graphics::Blocks, tmux(false)),
+    ] {
+        let choice = decide(arg, &mux, false, Some(&answered)).unwrap();
+        app.pictures.images = choice.images();
+        let line = status(&mut app, 110);
+        assert!(!line.contains("half-blocks"), "{line}");
+        assert!(line.trim_end().ends_with("? help"), "{line}");
+    }
+    // With passthrough on but nothing outside answering kitty's query, the reason differs.
+    let choice = decide(Graphics::Auto, &tmux(true), false, Some(&answered)).unwrap();
+    app.pictures.images = choice.images();
+    assert!(status(&mut app, 110).contains("half-blocks: no images outside tmux"));
+}
+
+#[test]
 fn crafted_file_names_cannot_reach_the_terminal() {
     let mut app = app();
     keys(&mut app, "jjjjj");

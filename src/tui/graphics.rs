@@ -130,8 +130,94 @@ pub fn queries(arg: Graphics, mux: &Multiplexer) -> Option<Vec<u8>> {
 pub struct Choice {
     /// `None`: half-blocks.
     pub driver: Option<Driver>,
-    /// One line for the status bar and the log.
-    pub note: Option<String>,
+    pub fallback: Option<Fallback>,
+}
+
+impl Choice {
+    /// How photos are drawn, for the help popup and the status bar.
+    pub fn images(&self) -> Images {
+        Images {
+            protocol: self.driver.map(name),
+            fallback: self.fallback.clone(),
+        }
+    }
+}
+
+/// Why photos are half-blocks where images might have been possible.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fallback {
+    /// A few words kept in the status bar ("half-blocks: tmux allow-passthrough off").
+    pub marker: String,
+    /// The whole reason, to follow "half-blocks because".
+    pub reason: String,
+    /// What would let images through, where one setting would.
+    pub fix: Option<String>,
+}
+
+impl Fallback {
+    fn new(marker: &str, reason: String, fix: Option<&str>) -> Fallback {
+        Fallback {
+            marker: format!("half-blocks: {marker}"),
+            reason,
+            fix: fix.map(str::to_string),
+        }
+    }
+
+    /// One line for the log and the status line at start-up.
+    pub fn line(&self) -> String {
+        match &self.fix {
+            Some(fix) => format!("photos in half-blocks: {} ({fix})", self.reason),
+            None => format!("photos in half-blocks: {}", self.reason),
+        }
+    }
+}
+
+/// How photos reach the screen: the help popup says it, and the status bar keeps the
+/// marker of a fallback.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Images {
+    /// The graphics protocol's name; `None`: half-blocks.
+    pub protocol: Option<&'static str>,
+    pub fallback: Option<Fallback>,
+}
+
+impl Images {
+    /// Half-blocks from now on because `protocol` failed with `error` mid-session.
+    pub fn failed(protocol: Protocol, error: &str) -> Images {
+        Images {
+            protocol: None,
+            fallback: Some(Fallback::new(
+                &format!("{protocol:?} failed"),
+                format!("{protocol:?} graphics failed: {error}"),
+                None,
+            )),
+        }
+    }
+
+    /// The help popup's lines: how photos are drawn, and the setting that would let images
+    /// through, each a paragraph.
+    pub fn help_lines(&self) -> Vec<String> {
+        match (&self.fallback, self.protocol) {
+            (Some(f), _) => {
+                let mut lines = vec![format!("Images: half-blocks because {}.", f.reason)];
+                lines.extend(f.fix.clone());
+                lines
+            }
+            (None, Some(p)) => vec![format!("Images: {p} (half-blocks while a popup is open)")],
+            (None, None) => vec!["Images: half-blocks".to_string()],
+        }
+    }
+}
+
+/// A driver's name as the help popup says it.
+fn name(driver: Driver) -> &'static str {
+    match (driver.protocol, driver.in_tmux) {
+        (Protocol::Kitty, true) => "kitty graphics through tmux (Unicode placeholders)",
+        (Protocol::Kitty, false) => "kitty graphics",
+        (Protocol::Sixel, true) => "sixel, drawn by tmux",
+        (Protocol::Sixel, false) => "sixel",
+        (Protocol::Iterm, _) => "iTerm2 images",
+    }
 }
 
 /// The way to draw photos, from what was asked for, the multiplexer, whether the terminal
@@ -168,59 +254,81 @@ pub fn decide(
         None => "tmux".to_string(),
     };
     let driver = |protocol| Driver { protocol, in_tmux };
-    let blocks = |why: String| Choice {
+    let blocks = |marker: &str, reason: String, fix: Option<&str>| Choice {
         driver: None,
-        note: Some(why),
+        fallback: Some(Fallback::new(marker, reason, fix)),
     };
     match arg {
         Graphics::Blocks => Ok(Choice {
             driver: None,
-            note: None,
+            fallback: None,
         }),
         Graphics::Auto => {
             if *mux == Multiplexer::Screen {
                 return Ok(blocks(
-                    "GNU screen passes no graphics through: photos in half-blocks".into(),
+                    "GNU screen",
+                    "GNU screen passes no graphics through".into(),
+                    None,
                 ));
             }
             if iterm && !in_tmux {
                 return Ok(Choice {
                     driver: Some(driver(Protocol::Iterm)),
-                    note: None,
+                    fallback: None,
                 });
             }
             if kitty {
                 return Ok(Choice {
                     driver: Some(driver(Protocol::Kitty)),
-                    note: None,
+                    fallback: None,
                 });
             }
             if sixel {
                 return Ok(Choice {
                     driver: Some(driver(Protocol::Sixel)),
-                    note: None,
+                    fallback: None,
                 });
             }
             Ok(match tmux {
-                Some(t) if !t.passthrough => blocks(format!(
-                    "photos in half-blocks: {} does not pass graphics through (`set -g allow-passthrough on` lets kitty images through)",
-                    version(t)
-                )),
-                Some(t) if old_kitty(t).is_some() => blocks(format!(
-                    "photos in half-blocks: through {}, {}",
-                    version(t),
-                    old_kitty(t).unwrap_or_default()
-                )),
-                Some(t) => blocks(format!(
-                    "photos in half-blocks: the terminal outside {} answers no kitty graphics query{}",
-                    version(t),
-                    if t.draws_sixel() { " and reports no sixel" } else { ", and tmux before 3.4 draws no sixel" }
-                )),
-                None if silent => blocks(format!(
-                    "photos in half-blocks: the terminal did not answer its device attributes within {} ms",
-                    crate::render::terminal::probe::DEADLINE.as_millis()
-                )),
-                None => Choice { driver: None, note: None },
+                Some(t) if !t.passthrough => blocks(
+                    "tmux allow-passthrough off",
+                    format!("{} does not pass graphics through", version(t)),
+                    Some("`set -g allow-passthrough on` lets kitty images through"),
+                ),
+                Some(t) if old_kitty(t).is_some() => blocks(
+                    "kitty too old for tmux",
+                    format!(
+                        "through {}, {}",
+                        version(t),
+                        old_kitty(t).unwrap_or_default()
+                    ),
+                    None,
+                ),
+                Some(t) => blocks(
+                    "no images outside tmux",
+                    format!(
+                        "the terminal outside {} answers no kitty graphics query{}",
+                        version(t),
+                        if t.draws_sixel() {
+                            " and reports no sixel"
+                        } else {
+                            ", and tmux before 3.4 draws no sixel"
+                        }
+                    ),
+                    None,
+                ),
+                None if silent => blocks(
+                    "the terminal did not answer",
+                    format!(
+                        "the terminal did not answer its device attributes within {} ms",
+                        crate::render::terminal::probe::DEADLINE.as_millis()
+                    ),
+                    None,
+                ),
+                None => Choice {
+                    driver: None,
+                    fallback: None,
+                },
             })
         }
         Graphics::Kitty => {
@@ -238,7 +346,7 @@ pub fn decide(
             }
             Ok(Choice {
                 driver: Some(driver(Protocol::Kitty)),
-                note: None,
+                fallback: None,
             })
         }
         Graphics::Iterm => {
@@ -250,7 +358,7 @@ pub fn decide(
             }
             Ok(Choice {
                 driver: Some(driver(Protocol::Iterm)),
-                note: None,
+                fallback: None,
             })
         }
         Graphics::Sixel => {
@@ -263,7 +371,7 @@ pub fn decide(
             }
             Ok(Choice {
                 driver: Some(driver(Protocol::Sixel)),
-                note: None,
+                fallback: None,
             })
         }
     }
@@ -593,7 +701,7 @@ mod tests {
         };
         let old = decide(Graphics::Auto, &mux("kitty(0.26.5)"), false, Some(&silent)).unwrap();
         assert_eq!(old.driver, None);
-        let note = old.note.unwrap();
+        let note = old.fallback.unwrap().line();
         assert!(
             note.contains("kitty 0.26.5") && note.contains("0.28"),
             "{note}"

@@ -147,7 +147,7 @@ pub fn view(app: &App, display: Display, frame: &mut Frame) {
     info(app, a.info, buf);
     status(app, a.status, buf);
     if app.help {
-        help(area, buf);
+        help(&app.pictures.images.help_lines(), area, buf);
     }
 }
 
@@ -546,6 +546,22 @@ fn photo(
 }
 
 fn status(app: &App, area: Rect, buf: &mut Buffer) {
+    // Why photos are half-blocks stays at the right end (the start-up line saying it in full
+    // goes after STATUS_SECONDS); a short form where the bar is narrow, `?` has the rest.
+    let marker = app.pictures.images.fallback.as_ref().map(|f| {
+        let full = format!(" {} ", f.marker);
+        if full.chars().count() + 60 <= area.width as usize {
+            full
+        } else {
+            " half-blocks (? why) ".to_string()
+        }
+    });
+    let marker_w = marker.as_ref().map_or(0, |m| m.chars().count() as u16);
+    let area_all = area;
+    let area = Rect {
+        width: area.width.saturating_sub(marker_w),
+        ..area
+    };
     let mut spans = vec![Span::raw(format!(
         " {} photos · {} embedded",
         app.files.entries.len(),
@@ -617,8 +633,12 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
     let line = Line::from(spans);
     // Both colours: with only the background set, a light-themed terminal (black text on
     // white, xterm's default) drew black on black.
-    buf.set_style(area, Style::new().bg(Color::Black).fg(Color::White));
+    buf.set_style(area_all, Style::new().bg(Color::Black).fg(Color::White));
     buf.set_line(area.x, area.y, &line, area.width);
+    if let Some(m) = marker {
+        let m = Line::from(Span::raw(m).fg(Color::Yellow));
+        buf.set_line(area.right(), area.y, &m, marker_w);
+    }
 }
 
 pub(super) fn fmt_ms(ms: f64) -> String {
