@@ -923,6 +923,16 @@ fn why_photos_are_half_blocks_stays_in_the_status_bar_and_the_help() {
             .unwrap()
             .to_string()
     };
+    // While the start-up line says it in full, it has the whole bar.
+    let line = choice.fallback.as_ref().unwrap().line();
+    app.say(line.clone());
+    let shown = status(&mut app, 110);
+    assert!(
+        shown.contains(&line[..60]) && !shown.contains("allow-passthrough off"),
+        "{shown}"
+    );
+    // It gives way after STATUS_SECONDS (as Tick does).
+    app.status = None;
     let line = status(&mut app, 110);
     assert!(
         line.trim_end()

@@ -546,22 +546,6 @@ fn photo(
 }
 
 fn status(app: &App, area: Rect, buf: &mut Buffer) {
-    // Why photos are half-blocks stays at the right end (the start-up line saying it in full
-    // goes after STATUS_SECONDS); a short form where the bar is narrow, `?` has the rest.
-    let marker = app.pictures.images.fallback.as_ref().map(|f| {
-        let full = format!(" {} ", f.marker);
-        if full.chars().count() + 60 <= area.width as usize {
-            full
-        } else {
-            " half-blocks (? why) ".to_string()
-        }
-    });
-    let marker_w = marker.as_ref().map_or(0, |m| m.chars().count() as u16);
-    let area_all = area;
-    let area = Rect {
-        width: area.width.saturating_sub(marker_w),
-        ..area
-    };
     let mut spans = vec![Span::raw(format!(
         " {} photos · {} embedded",
         app.files.entries.len(),
@@ -604,11 +588,29 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
         )),
     }
     spans.push(Span::raw(" │ "));
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    // Why photos are half-blocks stays at the right end once the start-up line saying it in
+    // full has gone (a message has the whole bar while it shows); a short form where the bar
+    // is narrow; `?` has the rest.
+    let fallback = app.pictures.images.fallback.as_ref();
+    let marker = fallback.filter(|_| app.status.is_none()).map(|f| {
+        let full = format!(" {} ", f.marker);
+        if used + full.chars().count() + "? help".len() <= area.width as usize {
+            full
+        } else {
+            " half-blocks (? why) ".to_string()
+        }
+    });
+    let marker_w = marker.as_ref().map_or(0, |m| m.chars().count() as u16);
+    let whole = area;
+    let area = Rect {
+        width: area.width.saturating_sub(marker_w),
+        ..area
+    };
     match &app.status {
         Some(s) => spans.push(Span::raw(s.clone()).yellow()),
         None => {
             // As many hints as fit, always ending with where the rest are.
-            let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
             let room = (area.width as usize).saturating_sub(used);
             const HINTS: &[&str] = &[
                 "j/k move",
@@ -633,7 +635,7 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
     let line = Line::from(spans);
     // Both colours: with only the background set, a light-themed terminal (black text on
     // white, xterm's default) drew black on black.
-    buf.set_style(area_all, Style::new().bg(Color::Black).fg(Color::White));
+    buf.set_style(whole, Style::new().bg(Color::Black).fg(Color::White));
     buf.set_line(area.x, area.y, &line, area.width);
     if let Some(m) = marker {
         let m = Line::from(Span::raw(m).fg(Color::Yellow));
