@@ -27,6 +27,9 @@ use crate::render::terminal::probe::Replies;
 use crate::render::terminal::tmux::TmuxInfo;
 use crate::render::terminal::{self as drivers, kitty, Placement};
 pub use crate::render::terminal::{Driver, Protocol};
+pub use why::{Fallback, Images};
+
+mod why;
 
 /// How photos are drawn, as asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -137,86 +140,9 @@ impl Choice {
     /// How photos are drawn, for the help popup and the status bar.
     pub fn images(&self) -> Images {
         Images {
-            protocol: self.driver.map(name),
+            protocol: self.driver.map(why::name),
             fallback: self.fallback.clone(),
         }
-    }
-}
-
-/// Why photos are half-blocks where images might have been possible.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fallback {
-    /// A few words kept in the status bar ("half-blocks: tmux allow-passthrough off").
-    pub marker: String,
-    /// The whole reason, to follow "half-blocks because".
-    pub reason: String,
-    /// What would let images through, where one setting would.
-    pub fix: Option<String>,
-}
-
-impl Fallback {
-    fn new(marker: &str, reason: String, fix: Option<&str>) -> Fallback {
-        Fallback {
-            marker: format!("half-blocks: {marker}"),
-            reason,
-            fix: fix.map(str::to_string),
-        }
-    }
-
-    /// One line for the log and the status line at start-up.
-    pub fn line(&self) -> String {
-        match &self.fix {
-            Some(fix) => format!("photos in half-blocks: {} ({fix})", self.reason),
-            None => format!("photos in half-blocks: {}", self.reason),
-        }
-    }
-}
-
-/// How photos reach the screen: the help popup says it, and the status bar keeps the
-/// marker of a fallback.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Images {
-    /// The graphics protocol's name; `None`: half-blocks.
-    pub protocol: Option<&'static str>,
-    pub fallback: Option<Fallback>,
-}
-
-impl Images {
-    /// Half-blocks from now on because `protocol` failed with `error` mid-session.
-    pub fn failed(protocol: Protocol, error: &str) -> Images {
-        Images {
-            protocol: None,
-            fallback: Some(Fallback::new(
-                &format!("{protocol:?} failed"),
-                format!("{protocol:?} graphics failed: {error}"),
-                None,
-            )),
-        }
-    }
-
-    /// The help popup's lines: how photos are drawn, and the setting that would let images
-    /// through, each a paragraph.
-    pub fn help_lines(&self) -> Vec<String> {
-        match (&self.fallback, self.protocol) {
-            (Some(f), _) => {
-                let mut lines = vec![format!("Images: half-blocks because {}.", f.reason)];
-                lines.extend(f.fix.clone());
-                lines
-            }
-            (None, Some(p)) => vec![format!("Images: {p} (half-blocks while a popup is open)")],
-            (None, None) => vec!["Images: half-blocks".to_string()],
-        }
-    }
-}
-
-/// A driver's name as the help popup says it.
-fn name(driver: Driver) -> &'static str {
-    match (driver.protocol, driver.in_tmux) {
-        (Protocol::Kitty, true) => "kitty graphics through tmux (Unicode placeholders)",
-        (Protocol::Kitty, false) => "kitty graphics",
-        (Protocol::Sixel, true) => "sixel, drawn by tmux",
-        (Protocol::Sixel, false) => "sixel",
-        (Protocol::Iterm, _) => "iTerm2 images",
     }
 }
 
