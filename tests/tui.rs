@@ -963,15 +963,26 @@ fn why_photos_are_half_blocks_stays_in_the_status_bar_and_the_help() {
 
     // A terminal that simply has no graphics, or `--graphics blocks`: nothing to explain in
     // the status bar; the help says half-blocks.
-    for (arg, mux) in [
-        (Graphics::Auto, Multiplexer::None),
-        (Graphics::Blocks, tmux(false)),
+    for (arg, mux, why) in [
+        (
+            Graphics::Auto,
+            Multiplexer::None,
+            "Images: half-blocks, as the terminal answers no kitty graphics query",
+        ),
+        (
+            Graphics::Blocks,
+            tmux(false),
+            "Images: half-blocks, as --graphics blocks asks for them",
+        ),
     ] {
         let choice = decide(arg, &mux, false, Some(&answered)).unwrap();
         app.pictures.images = choice.images();
         let line = status(&mut app, 110);
         assert!(!line.contains("half-blocks"), "{line}");
         assert!(line.trim_end().ends_with("? help"), "{line}");
+        keys(&mut app, "?");
+        assert!(text(&render(&mut app, 110, 30)).contains(why));
+        keys(&mut app, "?");
     }
     // With passthrough on but nothing outside answering kitty's query, the reason differs.
     let choice = decide(Graphics::Auto, &tmux(true), false, Some(&answered)).unwrap();

@@ -134,6 +134,9 @@ pub struct Choice {
     /// `None`: half-blocks.
     pub driver: Option<Driver>,
     pub fallback: Option<Fallback>,
+    /// Why photos are half-blocks where nothing better was on offer (the help says it; the
+    /// status bar does not).
+    pub plain: Option<&'static str>,
 }
 
 impl Choice {
@@ -142,6 +145,7 @@ impl Choice {
         Images {
             protocol: self.driver.map(why::name),
             fallback: self.fallback.clone(),
+            plain: self.plain,
         }
     }
 }
@@ -183,11 +187,13 @@ pub fn decide(
     let blocks = |marker: &str, reason: String, fix: Option<&str>| Choice {
         driver: None,
         fallback: Some(Fallback::new(marker, reason, fix)),
+        plain: None,
     };
     match arg {
         Graphics::Blocks => Ok(Choice {
             driver: None,
             fallback: None,
+            plain: Some("--graphics blocks asks for them"),
         }),
         Graphics::Auto => {
             if *mux == Multiplexer::Screen {
@@ -201,18 +207,21 @@ pub fn decide(
                 return Ok(Choice {
                     driver: Some(driver(Protocol::Iterm)),
                     fallback: None,
+                    plain: None,
                 });
             }
             if kitty {
                 return Ok(Choice {
                     driver: Some(driver(Protocol::Kitty)),
                     fallback: None,
+                    plain: None,
                 });
             }
             if sixel {
                 return Ok(Choice {
                     driver: Some(driver(Protocol::Sixel)),
                     fallback: None,
+                    plain: None,
                 });
             }
             Ok(match tmux {
@@ -254,6 +263,9 @@ pub fn decide(
                 None => Choice {
                     driver: None,
                     fallback: None,
+                    plain: Some(
+                        "the terminal answers no kitty graphics query and reports no sixel",
+                    ),
                 },
             })
         }
@@ -273,6 +285,7 @@ pub fn decide(
             Ok(Choice {
                 driver: Some(driver(Protocol::Kitty)),
                 fallback: None,
+                plain: None,
             })
         }
         Graphics::Iterm => {
@@ -285,6 +298,7 @@ pub fn decide(
             Ok(Choice {
                 driver: Some(driver(Protocol::Iterm)),
                 fallback: None,
+                plain: None,
             })
         }
         Graphics::Sixel => {
@@ -298,6 +312,7 @@ pub fn decide(
             Ok(Choice {
                 driver: Some(driver(Protocol::Sixel)),
                 fallback: None,
+                plain: None,
             })
         }
     }

@@ -40,6 +40,8 @@ pub struct Images {
     /// The graphics protocol's name; `None`: half-blocks.
     pub protocol: Option<&'static str>,
     pub fallback: Option<Fallback>,
+    /// Why photos are half-blocks where nothing better was on offer.
+    pub plain: Option<&'static str>,
 }
 
 impl Images {
@@ -52,6 +54,7 @@ impl Images {
                 format!("{protocol:?} graphics failed: {error}"),
                 None,
             )),
+            plain: None,
         }
     }
 
@@ -65,7 +68,10 @@ impl Images {
                 lines
             }
             (None, Some(p)) => vec![format!("Images: {p} (half-blocks while a popup is open)")],
-            (None, None) => vec!["Images: half-blocks".to_string()],
+            (None, None) => vec![match self.plain {
+                Some(why) => format!("Images: half-blocks, as {why}"),
+                None => "Images: half-blocks".to_string(),
+            }],
         }
     }
 }
@@ -90,6 +96,7 @@ mod tests {
         let kitty = Images {
             protocol: Some(name(Driver::direct(Protocol::Kitty))),
             fallback: None,
+            plain: None,
         };
         assert_eq!(
             kitty.help_lines(),
