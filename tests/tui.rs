@@ -709,7 +709,8 @@ fn hex(c: Color) -> String {
     }
 }
 
-/// The colours of the query photo's cells, one row per line: "fg/bg" per cell.
+/// The colours of the query photo's cells, one row per line: "fg/bg" per cell ("▄fg/bg"
+/// where the fg is the lower half).
 fn image_colours(t: &Terminal<TestBackend>, w: u16, h: u16) -> String {
     let a = view::areas(ratatui::layout::Rect::new(0, 0, w, h)).unwrap();
     let cells = a.image_cells()[0];
@@ -717,8 +718,16 @@ fn image_colours(t: &Terminal<TestBackend>, w: u16, h: u16) -> String {
     let mut s = String::new();
     for y in cells.top()..cells.bottom() {
         let row: Vec<String> = (cells.left()..cells.right())
-            .filter(|&x| buf[(x, y)].symbol() == "▀")
-            .map(|x| format!("{}/{}", hex(buf[(x, y)].fg), hex(buf[(x, y)].bg)))
+            .filter(|&x| matches!(buf[(x, y)].symbol(), "▀" | "▄"))
+            .map(|x| {
+                // A photo centred to the half row starts in the lower half ("▄") of a cell.
+                let lower = if buf[(x, y)].symbol() == "▄" {
+                    "▄"
+                } else {
+                    ""
+                };
+                format!("{lower}{}/{}", hex(buf[(x, y)].fg), hex(buf[(x, y)].bg))
+            })
             .collect();
         if !row.is_empty() {
             s.push_str(&row.join(" "));
@@ -797,6 +806,188 @@ fn heatmap_cells_are_hot_where_the_map_is() {
         "cold corner is darker: {:?}",
         at(0.85, 0.85)
     );
+}
+
+/// The query panel's half rows in column `x`: which show the photo ("▀" both halves unless
+/// its background is the terminal's, "▄" the lower half).
+fn photo_half_rows(t: &Terminal<TestBackend>, panel: ratatui::layout::Rect, x: u16) -> Vec<bool> {
+    let buf = t.backend().buffer();
+    (panel.top()..panel.bottom())
+        .flat_map(|y| {
+            let c = &buf[(x, y)];
+            match c.symbol() {
+                "▀" => [true, c.bg != Color::Reset],
+                "▄" => [false, true],
+                _ => [false, false],
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_landscape_photo_is_centred_to_the_half_row_and_its_map_lands_on_it() {
+    // A 300×161 preview (decoded at reduced size) and its map drawn from the larger decode
+    // (450×242): fitted by their own shapes they would differ by a half row.
+    let (w, h) = (160, 48);
+    let panel = view::areas(ratatui::layout::Rect::new(0, 0, w, h))
+        .unwrap()
+        .image_cells()[0];
+    let own =
+        |iw, ih| simtui::tui::blocks::placed(iw, ih, panel, simtui::tui::blocks::ASSUMED_CELL);
+    assert_ne!(
+        own(300, 161),
+        own(450, 242),
+        "the sizes are chosen to differ"
+    );
+    let mut app = app();
+    let q = app.query().unwrap();
+    app.update(Action::Worker(Msg::Preview {
+        entry: q,
+        result: Ok(Arc::new(photo(300, 161, 1))),
+    }));
+    let t = render(&mut app, w, h);
+    let columns = |t: &Terminal<TestBackend>| {
+        (panel.left()..panel.right())
+            .map(|x| photo_half_rows(t, panel, x))
+            .collect::<Vec<_>>()
+    };
+    let photo_cells = columns(&t);
+    let photo_rows = &photo_cells[panel.width as usize / 2];
+    let first = photo_rows.iter().position(|&p| p).unwrap();
+    let last = photo_rows.iter().rposition(|&p| p).unwrap();
+    let (above, below) = (first, photo_rows.len() - 1 - last);
+    assert_eq!(last + 1 - first, own(300, 161).pixels.1 as usize);
+    assert!(
+        above.abs_diff(below) <= 1,
+        "{above} half rows above, {below} below"
+    );
+    assert_eq!(
+        above % 2,
+        1,
+        "an odd margin: the photo starts in a cell's lower half"
+    );
+
+    keys(&mut app, "s");
+    let key = app.pair_key().unwrap();
+    let mut maps = pair_maps(None);
+    let map = hot_top_left();
+    maps.query = Arc::new(overlay(
+        &photo(450, 242, 1),
+        &map,
+        &Scale::shared(&[&map, &map]),
+    ));
+    app.update(Action::Worker(Msg::Map {
+        key,
+        result: Ok(maps),
+    }));
+    let t = render(&mut app, w, h);
+    assert!(
+        text(&t).contains(" gradcam "),
+        "the map is on screen:\n{}",
+        text(&t)
+    );
+    assert_eq!(
+        columns(&t),
+        photo_cells,
+        "the map covers exactly its photo's half rows"
+    );
+}
+
+#[test]
+fn why_photos_are_half_blocks_stays_in_the_status_bar_and_the_help() {
+    use simtui::render::terminal::probe::Replies;
+    use simtui::render::terminal::tmux::TmuxInfo;
+    use simtui::tui::graphics::{decide, Graphics, Multiplexer};
+    let tmux = |passthrough| {
+        Multiplexer::Tmux(TmuxInfo {
+            version: Some((3, 3)),
+            passthrough,
+            client_term: "xterm-256color".into(),
+            client_type: "xterm".into(),
+        })
+    };
+    let answered = Replies {
+        attributes: Some(vec![1, 2]),
+        ..Replies::default()
+    };
+    // `auto` inside tmux without passthrough, once the start-up line has given way to the
+    // key hints: the marker stays at the status bar's right end, the reason is in `?`.
+    let choice = decide(Graphics::Auto, &tmux(false), false, Some(&answered)).unwrap();
+    assert_eq!(choice.driver, None);
+    let mut app = app();
+    app.pictures.images = choice.images();
+    let status = |app: &mut App, w| {
+        text(&render(app, w, 30))
+            .lines()
+            .last()
+            .unwrap()
+            .to_string()
+    };
+    // While the start-up line says it in full, it has the whole bar.
+    let line = choice.fallback.as_ref().unwrap().line();
+    app.say(line.clone());
+    let shown = status(&mut app, 110);
+    assert!(
+        shown.contains(&line[..60]) && !shown.contains("allow-passthrough off"),
+        "{shown}"
+    );
+    // It gives way after STATUS_SECONDS (as Tick does).
+    app.status = None;
+    let line = status(&mut app, 110);
+    assert!(
+        line.trim_end()
+            .ends_with("half-blocks: tmux allow-passthrough off"),
+        "{line}"
+    );
+    assert!(line.contains("? help"), "the hints stay beside it: {line}");
+    // Narrow: a short form that points at the help.
+    let line = status(&mut app, 80);
+    assert!(line.trim_end().ends_with("half-blocks (? why)"), "{line}");
+    keys(&mut app, "?");
+    // The popup's inside, between its double borders, as one line of words.
+    let screen = text(&render(&mut app, 110, 30));
+    let inside: Vec<&str> = screen.lines().filter_map(|l| l.split('║').nth(1)).collect();
+    let help = inside
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        help.contains(
+            "Images: half-blocks because tmux 3.3 does not pass graphics through. \
+             `set -g allow-passthrough on` lets kitty images through"
+        ),
+        "{help}"
+    );
+    keys(&mut app, "?");
+
+    // A terminal that simply has no graphics, or `--graphics blocks`: nothing to explain in
+    // the status bar; the help says half-blocks.
+    for (arg, mux, why) in [
+        (
+            Graphics::Auto,
+            Multiplexer::None,
+            "Images: half-blocks, as the terminal answers no kitty graphics query",
+        ),
+        (
+            Graphics::Blocks,
+            tmux(false),
+            "Images: half-blocks, as --graphics blocks asks for them",
+        ),
+    ] {
+        let choice = decide(arg, &mux, false, Some(&answered)).unwrap();
+        app.pictures.images = choice.images();
+        let line = status(&mut app, 110);
+        assert!(!line.contains("half-blocks"), "{line}");
+        assert!(line.trim_end().ends_with("? help"), "{line}");
+        keys(&mut app, "?");
+        assert!(text(&render(&mut app, 110, 30)).contains(why));
+        keys(&mut app, "?");
+    }
+    // With passthrough on but nothing outside answering kitty's query, the reason differs.
+    let choice = decide(Graphics::Auto, &tmux(true), false, Some(&answered)).unwrap();
+    app.pictures.images = choice.images();
+    assert!(status(&mut app, 110).contains("half-blocks: no images outside tmux"));
 }
 
 #[test]

@@ -389,7 +389,8 @@ fn browse_follow_back_saliency_export_and_quit_in_a_real_terminal() {
 /// log (and status line) name the option that would let images through; with it, the kitty
 /// query goes out wrapped in passthrough, and a terminal outside that answers nothing (a
 /// detached session has none) still leaves half-blocks, saying why. Either way start-up
-/// waits at most the probe's deadline and no reply reaches the screen.
+/// waits at most the probe's deadline and no reply reaches the screen, and the reason stays
+/// on screen (status bar marker, help popup) after the start-up line has gone.
 #[test]
 #[ignore = "drives simtui in tmux: cargo test --release --test tui_tmux -- --ignored"]
 fn graphics_auto_inside_tmux_says_why_photos_are_half_blocks() {
@@ -449,6 +450,42 @@ fn graphics_auto_inside_tmux_says_why_photos_are_half_blocks() {
                 "{text}"
             );
         }
+        // Once the start-up line has given way (after STATUS_SECONDS), the reason stays: a
+        // marker at the status bar's end (short while indexing fills the bar), and in `?`.
+        let marker = if passthrough == "off" {
+            "half-blocks: tmux allow-passthrough off"
+        } else {
+            "half-blocks: no images outside tmux"
+        };
+        s.wait_for(
+            "the start-up line to go, the marker to stay",
+            40,
+            |screen| {
+                // The key hints are back: no message holds the bar.
+                let line = status_line(screen).trim_end();
+                line.contains("? help") && (line.ends_with(marker) || line.ends_with("(? why)"))
+            },
+        );
+        s.keys(&["?"]);
+        let screen = s.wait_for("the help", 10, |s| s.contains("Images:"));
+        let help: String = screen
+            .lines()
+            .filter_map(|l| l.split('║').nth(1))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        let why = if passthrough == "off" {
+            "Images: half-blocks because tmux 3"
+        } else {
+            "Images: half-blocks because the terminal outside tmux"
+        };
+        assert!(help.contains(why), "{screen}");
+        assert_eq!(
+            help.contains("`set -g allow-passthrough on` lets kitty images through"),
+            passthrough == "off",
+            "{screen}"
+        );
+        s.keys(&["?"]);
         s.keys(&["q"]);
         s.wait_for("the shell", 20, |s| s.contains("EXIT=0"));
         assert_clean_shell(&s);

@@ -200,6 +200,7 @@ where
             self.app.say(format!(
                 "{protocol:?} graphics failed ({e:#}): photos in half-blocks from now on"
             ));
+            self.app.pictures.images = super::graphics::Images::failed(protocol, &format!("{e:#}"));
             self.painter = None;
             self.terminal.clear()?;
             return self.draw();

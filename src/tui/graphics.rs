@@ -27,6 +27,9 @@ use crate::render::terminal::probe::Replies;
 use crate::render::terminal::tmux::TmuxInfo;
 use crate::render::terminal::{self as drivers, kitty, Placement};
 pub use crate::render::terminal::{Driver, Protocol};
+pub use why::{Fallback, Images};
+
+mod why;
 
 /// How photos are drawn, as asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -130,8 +133,21 @@ pub fn queries(arg: Graphics, mux: &Multiplexer) -> Option<Vec<u8>> {
 pub struct Choice {
     /// `None`: half-blocks.
     pub driver: Option<Driver>,
-    /// One line for the status bar and the log.
-    pub note: Option<String>,
+    pub fallback: Option<Fallback>,
+    /// Why photos are half-blocks where nothing better was on offer (the help says it; the
+    /// status bar does not).
+    pub plain: Option<&'static str>,
+}
+
+impl Choice {
+    /// How photos are drawn, for the help popup and the status bar.
+    pub fn images(&self) -> Images {
+        Images {
+            protocol: self.driver.map(why::name),
+            fallback: self.fallback.clone(),
+            plain: self.plain,
+        }
+    }
 }
 
 /// The way to draw photos, from what was asked for, the multiplexer, whether the terminal
@@ -168,59 +184,89 @@ pub fn decide(
         None => "tmux".to_string(),
     };
     let driver = |protocol| Driver { protocol, in_tmux };
-    let blocks = |why: String| Choice {
+    let blocks = |marker: &str, reason: String, fix: Option<&str>| Choice {
         driver: None,
-        note: Some(why),
+        fallback: Some(Fallback::new(marker, reason, fix)),
+        plain: None,
     };
     match arg {
         Graphics::Blocks => Ok(Choice {
             driver: None,
-            note: None,
+            fallback: None,
+            plain: Some("--graphics blocks asks for them"),
         }),
         Graphics::Auto => {
             if *mux == Multiplexer::Screen {
                 return Ok(blocks(
-                    "GNU screen passes no graphics through: photos in half-blocks".into(),
+                    "GNU screen",
+                    "GNU screen passes no graphics through".into(),
+                    None,
                 ));
             }
             if iterm && !in_tmux {
                 return Ok(Choice {
                     driver: Some(driver(Protocol::Iterm)),
-                    note: None,
+                    fallback: None,
+                    plain: None,
                 });
             }
             if kitty {
                 return Ok(Choice {
                     driver: Some(driver(Protocol::Kitty)),
-                    note: None,
+                    fallback: None,
+                    plain: None,
                 });
             }
             if sixel {
                 return Ok(Choice {
                     driver: Some(driver(Protocol::Sixel)),
-                    note: None,
+                    fallback: None,
+                    plain: None,
                 });
             }
             Ok(match tmux {
-                Some(t) if !t.passthrough => blocks(format!(
-                    "photos in half-blocks: {} does not pass graphics through (`set -g allow-passthrough on` lets kitty images through)",
-                    version(t)
-                )),
-                Some(t) if old_kitty(t).is_some() => blocks(format!(
-                    "photos in half-blocks: through {}, {}",
-                    version(t),
-                    old_kitty(t).unwrap_or_default()
-                )),
-                Some(t) => blocks(format!(
-                    "photos in half-blocks: the terminal outside {} answers no kitty graphics query{}",
-                    version(t),
-                    if t.draws_sixel() { " and reports no sixel" } else { ", and tmux before 3.4 draws no sixel" }
-                )),
-                None if silent => blocks(format!(
-                    "photos in half-blocks: the terminal did not answer its device attributes within {} ms",
-                    crate::render::terminal::probe::DEADLINE.as_millis()
-                )),
-                None => Choice { driver: None, note: None },
+                Some(t) if !t.passthrough => blocks(
+                    "tmux allow-passthrough off",
+                    format!("{} does not pass graphics through", version(t)),
+                    Some("`set -g allow-passthrough on` lets kitty images through"),
+                ),
+                Some(t) if old_kitty(t).is_some() => blocks(
+                    "kitty too old for tmux",
+                    format!(
+                        "through {}, {}",
+                        version(t),
+                        old_kitty(t).unwrap_or_default()
+                    ),
+                    None,
+                ),
+                Some(t) => blocks(
+                    "no images outside tmux",
+                    format!(
+                        "the terminal outside {} answers no kitty graphics query{}",
+                        version(t),
+                        if t.draws_sixel() {
+                            " and reports no sixel"
+                        } else {
+                            ", and tmux before 3.4 draws no sixel"
+                        }
+                    ),
+                    None,
+                ),
+                None if silent => blocks(
+                    "the terminal did not answer",
+                    format!(
+                        "the terminal did not answer its device attributes within {} ms",
+                        crate::render::terminal::probe::DEADLINE.as_millis()
+                    ),
+                    None,
+                ),
+                None => Choice {
+                    driver: None,
+                    fallback: None,
+                    plain: Some(
+                        "the terminal answers no kitty graphics query and reports no sixel",
+                    ),
+                },
             })
         }
         Graphics::Kitty => {
@@ -238,7 +284,8 @@ pub fn decide(
             }
             Ok(Choice {
                 driver: Some(driver(Protocol::Kitty)),
-                note: None,
+                fallback: None,
+                plain: None,
             })
         }
         Graphics::Iterm => {
@@ -250,7 +297,8 @@ pub fn decide(
             }
             Ok(Choice {
                 driver: Some(driver(Protocol::Iterm)),
-                note: None,
+                fallback: None,
+                plain: None,
             })
         }
         Graphics::Sixel => {
@@ -263,7 +311,8 @@ pub fn decide(
             }
             Ok(Choice {
                 driver: Some(driver(Protocol::Sixel)),
-                note: None,
+                fallback: None,
+                plain: None,
             })
         }
     }
@@ -593,7 +642,7 @@ mod tests {
         };
         let old = decide(Graphics::Auto, &mux("kitty(0.26.5)"), false, Some(&silent)).unwrap();
         assert_eq!(old.driver, None);
-        let note = old.note.unwrap();
+        let note = old.fallback.unwrap().line();
         assert!(
             note.contains("kitty 0.26.5") && note.contains("0.28"),
             "{note}"

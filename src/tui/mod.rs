@@ -161,10 +161,11 @@ pub fn run(options: Options) -> Result<ExitCode> {
         export_dir,
     });
     app.log_hint = sanitize::path(&log_path);
-    if let Some(note) = choice.note {
-        log::write(&note);
-        app.say(note);
+    if let Some(fallback) = &choice.fallback {
+        log::write(&fallback.line());
+        app.say(fallback.line());
     }
+    app.pictures.images = choice.images();
 
     // A closure, so that a failed setup step also reaches the hang-up check and the shutdown
     // below instead of returning past them.

@@ -147,7 +147,7 @@ pub fn view(app: &App, display: Display, frame: &mut Frame) {
     info(app, a.info, buf);
     status(app, a.status, buf);
     if app.help {
-        help(area, buf);
+        help(&app.pictures.images.help_lines(), area, buf);
     }
 }
 
@@ -532,7 +532,15 @@ fn photo(
         (Ok(Some(img)), Photos::KittyPlaceholders) => {
             graphics::draw_placeholders(&img, area, cell, buf)
         }
-        (Ok(Some(img)), Photos::HalfBlocks) => blocks::draw(&img, area, cell, buf, display.colors),
+        (Ok(Some(img)), Photos::HalfBlocks) => {
+            // Placed by the preview's shape: a map or marked picture (decoded another way, a
+            // pixel off) lands on exactly its photo's cells and half rows.
+            let shape = match app.pictures.previews.get(&entry) {
+                Some(Slot::Ready(p)) => p.dimensions(),
+                _ => img.dimensions(),
+            };
+            blocks::draw_as(&img, shape, area, cell, buf, display.colors)
+        }
         (Ok(None), _) => message(vec![Line::from("decoding…").dim()], area, buf),
     }
 }
@@ -580,11 +588,29 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
         )),
     }
     spans.push(Span::raw(" │ "));
+    let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+    // Why photos are half-blocks stays at the right end once the start-up line saying it in
+    // full has gone (a message has the whole bar while it shows); a short form where the bar
+    // is narrow; `?` has the rest.
+    let fallback = app.pictures.images.fallback.as_ref();
+    let marker = fallback.filter(|_| app.status.is_none()).map(|f| {
+        let full = format!(" {} ", f.marker);
+        if used + full.chars().count() + "? help".len() <= area.width as usize {
+            full
+        } else {
+            " half-blocks (? why) ".to_string()
+        }
+    });
+    let marker_w = marker.as_ref().map_or(0, |m| m.chars().count() as u16);
+    let whole = area;
+    let area = Rect {
+        width: area.width.saturating_sub(marker_w),
+        ..area
+    };
     match &app.status {
         Some(s) => spans.push(Span::raw(s.clone()).yellow()),
         None => {
             // As many hints as fit, always ending with where the rest are.
-            let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
             let room = (area.width as usize).saturating_sub(used);
             const HINTS: &[&str] = &[
                 "j/k move",
@@ -609,8 +635,12 @@ fn status(app: &App, area: Rect, buf: &mut Buffer) {
     let line = Line::from(spans);
     // Both colours: with only the background set, a light-themed terminal (black text on
     // white, xterm's default) drew black on black.
-    buf.set_style(area, Style::new().bg(Color::Black).fg(Color::White));
+    buf.set_style(whole, Style::new().bg(Color::Black).fg(Color::White));
     buf.set_line(area.x, area.y, &line, area.width);
+    if let Some(m) = marker {
+        let m = Line::from(Span::raw(m).fg(Color::Yellow));
+        buf.set_line(area.right(), area.y, &m, marker_w);
+    }
 }
 
 pub(super) fn fmt_ms(ms: f64) -> String {

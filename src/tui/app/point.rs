@@ -356,18 +356,16 @@ impl App {
                 return true;
             };
             let cell = self.layout.cell.unwrap_or(crate::tui::blocks::ASSUMED_CELL);
-            let (at, pw, ph) = crate::tui::blocks::placement_in(
+            let at = crate::tui::blocks::placed(
                 img.width(),
                 img.height(),
                 ratatui::layout::Rect::new(x, y, w, h),
                 cell,
             );
-            if !at.contains(ratatui::layout::Position::new(column, row)) || pw == 0 || ph == 0 {
-                return true;
-            }
             // The centre of the clicked cell's half-block pixels, as a fraction of the photo.
-            let fx = ((column - at.x) as f64 + 0.5) / pw as f64;
-            let fy = ((row - at.y) as f64 * 2.0 + 1.0) / ph as f64;
+            let Some((fx, fy)) = at.fraction_at(column, row) else {
+                return true;
+            };
             let to_cell = |f: f64| ((f * GRID as f64) as usize).min(GRID - 1);
             if !self.point.on {
                 self.point_toggle();

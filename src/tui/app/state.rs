@@ -181,6 +181,9 @@ pub struct Pictures {
     /// By (query entry, neighbour entry).
     pub cells: BoundedCache<(usize, usize), Slot<PairCells>>,
     pub marked: Option<super::Marked>,
+    /// How photos reach the screen, and why they are half-blocks where images might have
+    /// been possible (the status bar keeps its marker, the help popup its reason).
+    pub images: crate::tui::graphics::Images,
 }
 
 impl Pictures {
@@ -190,6 +193,7 @@ impl Pictures {
             maps: BoundedCache::new(MAP_CACHE),
             cells: BoundedCache::new(CELLS_CACHE),
             marked: None,
+            images: Default::default(),
         }
     }
 
