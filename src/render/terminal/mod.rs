@@ -153,9 +153,10 @@ pub fn placement(driver: Driver, w: u32, h: u32, area: Rect, cell: (f64, f64)) -
     match (driver.protocol, driver.in_tmux) {
         (Protocol::Kitty, false) => place(w, h, area, cell, true, None),
         (Protocol::Sixel, false) => place(w, h, area, cell, false, Some(MAX_SIXEL_SIDE)),
-        // tmux keeps a sixel image as whole cells and fills the part of the last row and
-        // column the image leaves with a colour of its own (a grey band under each photo in
-        // tmux 3.5a): send whole cells, the photo cropped to them at its centre.
+        // tmux keeps a sixel image as whole cells and fills the part of the last row the
+        // image leaves with a colour of its own (a grey band under each photo in tmux 3.5a),
+        // counting the image's height in whole six-pixel sixel bands: send whole cells, cut
+        // down to whole bands (at most 4 px short), the photo cropped at its centre.
         (Protocol::Sixel, true) => {
             let fitted = place(w, h, area, cell, false, Some(MAX_SIXEL_SIDE));
             whole_cells(fitted, area, cell)
@@ -172,7 +173,8 @@ pub fn placement(driver: Driver, w: u32, h: u32, area: Rect, cell: (f64, f64)) -
     }
 }
 
-/// `at` cut down to the whole cells it covers (at least one), centred again in `area`.
+/// `at` cut down to the whole cells it covers (at least one), centred again in `area`, its
+/// height to whole sixel bands of six pixels.
 fn whole_cells(at: Placement, area: Rect, cell: (f64, f64)) -> Placement {
     let (cw, ch) = (cell.0.max(1.0) as u32, cell.1.max(1.0) as u32);
     if at.pixels == (0, 0) {
@@ -187,7 +189,7 @@ fn whole_cells(at: Placement, area: Rect, cell: (f64, f64)) -> Placement {
             cols as u16,
             rows as u16,
         ),
-        pixels: (cols * cw, rows * ch),
+        pixels: (cols * cw, (rows * ch / 6 * 6).max(1)),
         offset: (0, 0),
     }
 }
@@ -286,7 +288,8 @@ mod tests {
             in_tmux: true,
         };
         // The kingfisher, 1024×576, in a 43×25-cell panel of 8×16 cells: fitted 344×193 px,
-        // 12.06 rows; tmux would pad the 13th row. Sent: 43 × 12 cells = 344×192 px, centred.
+        // 12.06 rows; tmux would pad the 13th row. Sent: 43 × 12 cells = 344×192 px (32 sixel
+        // bands), centred.
         let area = Rect::new(40, 1, 43, 25);
         let p = placement(tmux, 1024, 576, area, (8.0, 16.0));
         assert_eq!(p.pixels, (344, 192));
