@@ -4,118 +4,22 @@
 //! plain `cargo test` (no tmux on a bare machine); CI runs them by name (`-- --ignored`). The
 //! tmux harness mirrors tests/tui_tmux.rs's.
 
-use std::path::{Path, PathBuf};
+#[path = "support/tmux.rs"]
+mod harness;
+
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use harness::{assert_clean_shell, require_tmux, Session};
 
 /// The test hook in src/tui/terminal.rs: this key panics inside the event loop.
 const PANIC_ON_KEY: &str = "SIMTUI_PANIC_ON_KEY";
 
-struct Session {
-    name: String,
-}
-
-impl Session {
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").args(args).output().expect("run tmux");
-        assert!(
-            out.status.success(),
-            "tmux {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn type_line(&self, line: &str) {
-        self.tmux(&["send-keys", "-t", &self.name, "-l", line]);
-        self.tmux(&["send-keys", "-t", &self.name, "Enter"]);
-    }
-
-    /// The pane as shown, wrapped lines joined (long paths stay whole).
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-J", "-t", &self.name])
-    }
-
-    /// Waits until the screen satisfies `ok`; panics with the screen after `secs`.
-    fn wait_for(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
-        let t = Instant::now();
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return s;
-            }
-            if t.elapsed() > Duration::from_secs(secs) {
-                panic!("timed out waiting for {what}; the screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// The pid of simtui, started by the pane's shell (directly or through `sh -c`).
-    fn simtui_pid(&self) -> String {
-        let shell = self.tmux(&["display-message", "-p", "-t", &self.name, "#{pane_pid}"]);
-        let mut parents = vec![shell.trim().to_string()];
-        while let Some(parent) = parents.pop() {
-            let out = Command::new("pgrep")
-                .args(["-P", &parent])
-                .output()
-                .expect("pgrep");
-            for child in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                let comm = std::fs::read_to_string(format!("/proc/{child}/comm"));
-                if comm.is_ok_and(|c| c.trim() == "simtui") {
-                    return child.to_string();
-                }
-                parents.push(child.to_string());
-            }
-        }
-        panic!("simtui is not running under the shell:\n{}", self.screen());
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
-            .output();
-    }
-}
-
-/// Fails (never passes without a look) when tmux is missing.
-fn require_tmux() {
-    let ok = Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok,
-        "tmux is not installed: these tests drive simtui in a real terminal. Install it \
-         (apt-get install tmux)"
-    );
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("simtui-tuiexit-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
+/// A 160×40 shell pane, read with wrapped lines joined.
 fn shell(tag: &str) -> Session {
-    let s = Session {
-        name: format!("simtui-tuiexit-{tag}-{}", std::process::id()),
-    };
-    s.tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &s.name,
-        "-x",
-        "160",
-        "-y",
-        "40",
-        "bash --norc --noprofile",
-    ]);
-    s.type_line("PS1='$ '; clear");
+    let mut s = harness::shell(&format!("tuiexit-{tag}"), 160, 40);
+    s.joined = true;
     s
 }
 
@@ -143,24 +47,6 @@ fn wait_for_tui(s: &Session) {
     });
 }
 
-/// After simtui ended: main screen, canonical mode and echo back on.
-fn assert_clean_shell(s: &Session) {
-    let alt = s.tmux(&["display-message", "-p", "-t", &s.name, "#{alternate_on}"]);
-    assert_eq!(alt.trim(), "0", "alternate screen left");
-    s.type_line("clear; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon\\|-\\?echo'");
-    let printed = |s: &str, name: &str| {
-        s.lines()
-            .any(|l| l.trim() == name || l.trim() == format!("-{name}"))
-    };
-    let screen = s.wait_for("stty", 10, |s| printed(s, "icanon") && printed(s, "echo"));
-    for setting in ["icanon", "echo"] {
-        assert!(
-            screen.lines().any(|l| l.trim() == setting),
-            "{setting} is back on:\n{screen}"
-        );
-    }
-}
-
 /// A panic inside the event loop: the terminal is restored before the message is printed,
 /// so the message, and where the log is, can be read in the shell, which works as before;
 /// the exit status is Rust's for a panic, 101.
@@ -168,7 +54,7 @@ fn assert_clean_shell(s: &Session) {
 #[ignore = "drives simtui in tmux: cargo test --release --test tui_panic -- --ignored"]
 fn a_panic_in_the_event_loop_gives_the_terminal_back() {
     require_tmux();
-    let tmp = temp_dir("panic");
+    let tmp = harness::temp_dir("tuiexit", "panic");
     let s = shell("panic");
     s.type_line(&format!(
         "{PANIC_ON_KEY}=P {}; echo EXIT=$?",
@@ -207,7 +93,7 @@ fn a_panic_in_the_event_loop_gives_the_terminal_back() {
 #[ignore = "drives simtui in tmux: cargo test --release --test tui_panic -- --ignored"]
 fn sighup_with_the_terminal_still_there_restores_it() {
     require_tmux();
-    let tmp = temp_dir("hup");
+    let tmp = harness::temp_dir("tuiexit", "hup");
     let s = shell("hup");
     s.type_line(&format!("{}; echo EXIT=$?", simtui_command(&tmp)));
     wait_for_tui(&s);
@@ -236,7 +122,7 @@ fn sighup_with_the_terminal_still_there_restores_it() {
 #[ignore = "drives simtui in tmux: cargo test --release --test tui_panic -- --ignored"]
 fn a_closed_terminal_and_its_sighup_end_simtui_with_129() {
     require_tmux();
-    let tmp = temp_dir("close");
+    let tmp = harness::temp_dir("tuiexit", "close");
     let s = shell("close");
     let status_file = tmp.join("status");
     s.type_line(&format!(

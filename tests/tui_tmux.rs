@@ -4,145 +4,25 @@
 //! tmux) and reported as such, never as a pass; CI runs them by name (`-- --ignored`), and
 //! then a missing tmux is a failure that says so.
 
+#[path = "support/tmux.rs"]
+mod harness;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-struct Session {
-    name: String,
-}
-
-impl Session {
-    fn tmux(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux").args(args).output().expect("run tmux");
-        assert!(
-            out.status.success(),
-            "tmux {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            self.tmux(&["send-keys", "-t", &self.name, k]);
-            // One key per frame, as a person types.
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-
-    fn type_line(&self, line: &str) {
-        self.tmux(&["send-keys", "-t", &self.name, "-l", line]);
-        self.tmux(&["send-keys", "-t", &self.name, "Enter"]);
-    }
-
-    fn screen(&self) -> String {
-        self.tmux(&["capture-pane", "-p", "-t", &self.name])
-    }
-
-    /// Waits until the screen satisfies `ok`; panics with the screen after `secs`.
-    fn wait_for(&self, what: &str, secs: u64, ok: impl Fn(&str) -> bool) -> String {
-        let t = Instant::now();
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return s;
-            }
-            if t.elapsed() > Duration::from_secs(secs) {
-                panic!("timed out waiting for {what}; the screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.name])
-            .output();
-    }
-}
-
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("simtui-tmux-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(d.join("exports")).unwrap();
-    d
-}
+use harness::{assert_clean_shell, require_tmux, shell};
 
 /// The line of the status bar (the last non-empty line).
 fn status_line(screen: &str) -> &str {
     screen.lines().rfind(|l| !l.trim().is_empty()).unwrap_or("")
 }
 
-/// These tests are `#[ignore]`d so that the README's plain `cargo test --release` passes on a
-/// machine with only the Rust toolchain; asked for by name (`-- --ignored`, as CI does), they
-/// run, and without tmux they fail saying so instead of passing without a look.
-fn can_run() -> bool {
-    assert!(
-        tmux_available(),
-        "tmux is not installed: these tests drive simtui in a real terminal. Install it \
-         (apt-get install tmux)"
-    );
-    true
-}
-
-fn shell(tag: &str, w: u32, h: u32) -> Session {
-    let s = Session {
-        name: format!("simtui-{tag}-{}", std::process::id()),
-    };
-    s.tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &s.name,
-        "-x",
-        &w.to_string(),
-        "-y",
-        &h.to_string(),
-        "bash --norc --noprofile",
-    ]);
-    s.type_line("PS1='$ '; clear");
-    s
-}
-
-/// After simtui ended: main screen, canonical mode and echo back on.
-fn assert_clean_shell(s: &Session) {
-    let alt = s.tmux(&["display-message", "-p", "-t", &s.name, "#{alternate_on}"]);
-    assert_eq!(alt.trim(), "0", "alternate screen left");
-    s.type_line("stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon\\|-\\?echo'");
-    // Both settings printed (either way round), whatever moment the pane is read.
-    let printed = |s: &str, name: &str| {
-        s.lines()
-            .any(|l| l.trim() == name || l.trim() == format!("-{name}"))
-    };
-    let screen = s.wait_for("stty", 10, |s| printed(s, "icanon") && printed(s, "echo"));
-    assert!(
-        screen.lines().any(|l| l.trim() == "icanon"),
-        "canonical mode is back on:\n{screen}"
-    );
-    assert!(
-        screen.lines().any(|l| l.trim() == "echo"),
-        "echo is back on:\n{screen}"
-    );
-    assert!(!screen.lines().any(|l| l.trim() == "-icanon"), "{screen}");
-}
-
 #[test]
 #[ignore = "drives simtui in tmux: cargo test --release --test tui_tmux -- --ignored"]
 fn sigterm_restores_the_terminal_and_a_missing_graphics_protocol_is_an_error() {
-    if !can_run() {
-        return;
-    }
-    let tmp = temp_dir("term");
+    require_tmux();
+    let tmp = harness::temp_dir("tmux", "term");
     let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos");
     let s = shell("term", 100, 30);
     let bin = env!("CARGO_BIN_EXE_simtui");
@@ -207,10 +87,8 @@ fn ended(pid: &str) -> bool {
 #[test]
 #[ignore = "drives simtui in tmux: cargo test --release --test tui_tmux -- --ignored"]
 fn a_vanished_terminal_ends_simtui() {
-    if !can_run() {
-        return;
-    }
-    let tmp = temp_dir("hup");
+    require_tmux();
+    let tmp = harness::temp_dir("tmux", "hup");
     let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos");
     let s = shell("hup", 100, 30);
     let bin = env!("CARGO_BIN_EXE_simtui");
@@ -265,10 +143,8 @@ fn a_vanished_terminal_ends_simtui() {
 #[test]
 #[ignore = "drives simtui in tmux: cargo test --release --test tui_tmux -- --ignored"]
 fn browse_follow_back_saliency_export_and_quit_in_a_real_terminal() {
-    if !can_run() {
-        return;
-    }
-    let tmp = temp_dir("e2e");
+    require_tmux();
+    let tmp = harness::temp_dir("tmux", "e2e");
     let exports = tmp.join("exports");
     let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos");
     let s = shell("e2e", 160, 48);
@@ -394,13 +270,11 @@ fn browse_follow_back_saliency_export_and_quit_in_a_real_terminal() {
 #[test]
 #[ignore = "drives simtui in tmux: cargo test --release --test tui_tmux -- --ignored"]
 fn graphics_auto_inside_tmux_says_why_photos_are_half_blocks() {
-    if !can_run() {
-        return;
-    }
+    require_tmux();
     let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos");
     let bin = env!("CARGO_BIN_EXE_simtui");
     for passthrough in ["off", "on"] {
-        let tmp = temp_dir(&format!("pass-{passthrough}"));
+        let tmp = harness::temp_dir("tmux", &format!("pass-{passthrough}"));
         let s = shell(&format!("pass{passthrough}"), 100, 30);
         // A pane option: other sessions on this tmux server are left alone.
         s.tmux(&[
@@ -499,10 +373,8 @@ fn graphics_auto_inside_tmux_says_why_photos_are_half_blocks() {
 #[test]
 #[ignore = "drives simtui in tmux: cargo test --release --test tui_tmux -- --ignored"]
 fn point_mode_selects_a_region_and_enter_searches_the_folder_for_it() {
-    if !can_run() {
-        return;
-    }
-    let tmp = temp_dir("point");
+    require_tmux();
+    let tmp = harness::temp_dir("tmux", "point");
     let photos = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/photos");
     let s = shell("point", 160, 48);
     let cmd = format!(
