@@ -2,10 +2,13 @@
 //! colours) at 80×24 and 160×48 through ratatui's TestBackend. No model is loaded: the
 //! folder listing, embeddings, previews and maps arrive as the workers would send them.
 
+#[path = "support/tui_app.rs"]
+mod tui_app;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyModifiers};
 use image::{Rgb, RgbImage};
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
@@ -19,25 +22,12 @@ use simtui::tui::action::{Action, Command, Faith, Msg, PairMaps};
 use simtui::tui::app::{App, Config, FileState, Focus, Slot};
 use simtui::tui::blocks::ColorMode;
 use simtui::tui::view::{self, Display, Photos};
-
-const DIM: usize = 1280;
-
-fn basis(parts: &[(usize, f32)]) -> Vec<f32> {
-    let mut v = vec![0f32; DIM];
-    for &(i, x) in parts {
-        v[i] = x;
-    }
-    v
-}
+use tui_app::{app_over, basis, cached, key, key_mod, keys};
 
 const EVIL: &str = "evil\x1b]0;pwned\x07\x1b[2J.jpg";
 
 /// A folder of 8: two close pairs, a loner, a crafted name, one queued and one broken file.
 fn listing() -> Vec<Listed> {
-    let cached = |rel: &str, e: Vec<f32>| Listed {
-        rel: PathBuf::from(rel),
-        state: ListedState::Cached(e),
-    };
     vec![
         cached("beach.jpg", basis(&[(0, 1.0)])),
         cached("beach_2.jpg", basis(&[(0, 1.0), (1, 0.3)])),
@@ -57,34 +47,7 @@ fn listing() -> Vec<Listed> {
 }
 
 fn app() -> App {
-    let mut app = App::new(Config {
-        root: PathBuf::from("/photos"),
-        k: 3,
-        method: Method::Gradcam,
-        // Plain, so the synthetic embeddings' cosines are the scores the snapshots show.
-        space: Space::plain(),
-        export_dir: PathBuf::from("/exports"),
-    });
-    app.update(Action::Worker(Msg::ModelReady));
-    app.update(Action::Worker(Msg::Index(Event::Listed(listing()))));
-    app.update(Action::Worker(Msg::IndexFinished(Ok(()))));
-    app
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    key_mod(app, code, KeyModifiers::NONE)
-}
-
-fn key_mod(app: &mut App, code: KeyCode, m: KeyModifiers) {
-    if let Some(a) = app.key_action(KeyEvent::new(code, m)) {
-        app.update(a);
-    }
-}
-
-fn keys(app: &mut App, s: &str) {
-    for c in s.chars() {
-        key(app, KeyCode::Char(c));
-    }
+    app_over(listing(), None)
 }
 
 fn name(app: &App, e: usize) -> &str {

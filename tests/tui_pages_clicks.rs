@@ -2,51 +2,24 @@
 //! longer than the file list, laid out at a fixed terminal size, so paging moves by what is
 //! on screen and a click on a scrolled list picks the row under the pointer.
 
-use std::path::PathBuf;
+#[path = "support/tui_app.rs"]
+mod tui_app;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use ratatui::layout::Rect;
-use simtui::explain::Method;
-use simtui::index::{Event, Listed, ListedState};
-use simtui::space::Space;
-use simtui::tui::action::{Action, Msg};
-use simtui::tui::app::{App, Config, Focus};
-use simtui::tui::view;
+use simtui::tui::action::Action;
+use simtui::tui::app::{App, Focus};
+use tui_app::{app_over, basis, cached, key};
 
 const PHOTOS: usize = 20;
 
 /// 20 embedded photos p00.jpg … p19.jpg, each close to its neighbours in name.
 fn app() -> App {
-    let mut app = App::new(Config {
-        root: PathBuf::from("/photos"),
-        k: 3,
-        method: Method::Gradcam,
-        space: Space::plain(),
-        export_dir: PathBuf::from("/exports"),
-    });
     let listing = (0..PHOTOS)
-        .map(|i| {
-            let mut e = vec![0f32; 1280];
-            e[i] = 1.0;
-            e[i + 1] = 0.5;
-            Listed {
-                rel: PathBuf::from(format!("p{i:02}.jpg")),
-                state: ListedState::Cached(e),
-            }
-        })
+        .map(|i| cached(&format!("p{i:02}.jpg"), basis(&[(i, 1.0), (i + 1, 0.5)])))
         .collect();
-    app.update(Action::Worker(Msg::ModelReady));
-    app.update(Action::Worker(Msg::Index(Event::Listed(listing))));
-    app.update(Action::Worker(Msg::IndexFinished(Ok(()))));
-    // The lists' places on an 80×16 terminal, as the event loop reports them.
-    app.update(Action::Layout(view::list_rows(Rect::new(0, 0, 80, 16))));
-    app
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    if let Some(a) = app.key_action(KeyEvent::new(code, KeyModifiers::NONE)) {
-        app.update(a);
-    }
+    // The lists' places on an 80×16 terminal.
+    app_over(listing, Some(Rect::new(0, 0, 80, 16)))
 }
 
 fn query_name(app: &App) -> String {

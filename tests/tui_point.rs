@@ -3,51 +3,32 @@
 //! as the workers would send them). Keys: `p` point mode, hjkl/arrows move the cursor, a click
 //! on a photo puts it there, `x` swaps photos, `v` selects, Enter searches, Esc leaves.
 
+#[path = "support/tui_app.rs"]
+mod tui_app;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::KeyCode;
 use image::{Rgb, RgbImage};
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
 use ratatui::Terminal;
 
 use simtui::explain::correspondence::Correspondence;
-use simtui::explain::Method;
 use simtui::index::region::Region;
-use simtui::index::{Event, Listed, ListedState};
-use simtui::space::Space;
 use simtui::tui::action::{Action, Command, Msg, PairCells, RegionHit, RegionJob};
-use simtui::tui::app::{App, Config, Focus, RegionPhase, Side, GRID};
+use simtui::tui::app::{App, Focus, RegionPhase, Side, GRID};
 use simtui::tui::blocks::{self, ColorMode};
 use simtui::tui::view::{self, Display, Photos};
+use tui_app::{app_over, basis, cached, key, keys};
 
-const DIM: usize = 1280;
 const CELLS: usize = GRID * GRID;
 /// The query's upright size in pixels, as the correspondence reports it.
 const QUERY_SIZE: (u32, u32) = (700, 350);
 
-fn basis(parts: &[(usize, f32)]) -> Vec<f32> {
-    let mut v = vec![0f32; DIM];
-    for &(i, x) in parts {
-        v[i] = x;
-    }
-    v
-}
-
 /// Five photos: beach (the query) with beach_2 its nearest, and three others.
 fn app() -> App {
-    let mut app = App::new(Config {
-        root: PathBuf::from("/photos"),
-        k: 3,
-        method: Method::Gradcam,
-        space: Space::plain(),
-        export_dir: PathBuf::from("/exports"),
-    });
-    let cached = |rel: &str, e: Vec<f32>| Listed {
-        rel: PathBuf::from(rel),
-        state: ListedState::Cached(e),
-    };
     let listing = vec![
         cached("beach.jpg", basis(&[(0, 1.0)])),
         cached("beach_2.jpg", basis(&[(0, 1.0), (1, 0.3)])),
@@ -55,21 +36,7 @@ fn app() -> App {
         cached("city_night.jpg", basis(&[(2, 1.0), (3, 0.5)])),
         cached("forest.jpg", basis(&[(4, 1.0), (0, 0.4)])),
     ];
-    app.update(Action::Worker(Msg::ModelReady));
-    app.update(Action::Worker(Msg::Index(Event::Listed(listing))));
-    app.update(Action::Worker(Msg::IndexFinished(Ok(()))));
-    app.update(Action::Layout(view::list_rows(Rect::new(0, 0, 160, 48))));
-    app
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    if let Some(a) = app.key_action(KeyEvent::new(code, KeyModifiers::NONE)) {
-        app.update(a);
-    }
-}
-
-fn keys(app: &mut App, s: &str) {
-    s.chars().for_each(|c| key(app, KeyCode::Char(c)));
+    app_over(listing, Some(Rect::new(0, 0, 160, 48)))
 }
 
 fn name(app: &App, e: usize) -> String {
