@@ -9,7 +9,6 @@ mod harness;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use harness::{assert_clean_shell, require_tmux, Session};
 
@@ -133,16 +132,7 @@ fn a_closed_terminal_and_its_sighup_end_simtui_with_129() {
     wait_for_tui(&s);
     let pid = s.simtui_pid();
     s.tmux(&["kill-session", "-t", &s.name]);
-    let t = Instant::now();
-    let read_status = || {
-        std::fs::read_to_string(&status_file)
-            .ok()
-            .filter(|s| s.ends_with('\n'))
-    };
-    while read_status().is_none() && t.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let status = read_status();
+    let status = harness::line_written_to(&status_file, 10);
     if status.is_none() {
         let _ = Command::new("kill").args(["-KILL", &pid]).status();
     }

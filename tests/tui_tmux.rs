@@ -9,7 +9,6 @@ mod harness;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use harness::{assert_clean_shell, require_tmux, shell};
 
@@ -111,16 +110,7 @@ fn a_vanished_terminal_ends_simtui() {
     assert!(!ended(&sh_pid), "simtui is running");
     assert!(!status_file.exists(), "simtui has not ended yet");
     s.tmux(&["kill-session", "-t", &s.name]);
-    let t = Instant::now();
-    let read_status = || {
-        std::fs::read_to_string(&status_file)
-            .ok()
-            .filter(|s| s.ends_with('\n'))
-    };
-    while read_status().is_none() && t.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let status = read_status();
+    let status = harness::line_written_to(&status_file, 10);
     if status.is_none() {
         let _ = Command::new("pkill")
             .args(["-KILL", "-P", &sh_pid])

@@ -103,6 +103,21 @@ pub fn require_tmux() {
     );
 }
 
+/// The contents of `path` once a whole line is in it (the exit status a shell wrote there),
+/// or `None` after `secs`.
+pub fn line_written_to(path: &std::path::Path, secs: u64) -> Option<String> {
+    let t = Instant::now();
+    loop {
+        let read = std::fs::read_to_string(path)
+            .ok()
+            .filter(|s| s.ends_with('\n'));
+        if read.is_some() || t.elapsed() > Duration::from_secs(secs) {
+            return read;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// A fresh folder (with an `exports` folder inside) for one test's index, log and exports.
 pub fn temp_dir(suite: &str, tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("simtui-{suite}-{tag}-{}", std::process::id()));

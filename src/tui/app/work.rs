@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::{App, FileState, Slot};
 use crate::tui::action::{CellsRequest, Command, ExplainRequest, PairMaps};
+use crate::tui::cache::BoundedCache;
 
 impl App {
     /// Tells the workers what is wanted now: previews of the query and the neighbours, and
@@ -80,21 +81,14 @@ impl App {
             }),
             _ => None,
         };
-        if explain != self.sent.explain {
-            // A pair no longer wanted that had nothing yet: the worker drops it, so forget it.
-            if let Some(old) = &self.sent.explain {
-                if matches!(self.pictures.maps.get(&old.key), Some(Slot::Loading)) {
-                    self.pictures.maps.remove(&old.key);
-                }
-            }
-            if let Some(r) = &explain {
-                if !self.pictures.maps.contains_key(&r.key) {
-                    self.pictures.maps.insert(r.key, Slot::Loading);
-                }
-            }
-            self.commands.push(Command::Explain(explain.clone()));
-            self.sent.explain = explain;
-        }
+        resend(
+            &mut self.sent.explain,
+            explain,
+            &mut self.pictures.maps,
+            |r| r.key,
+            &mut self.commands,
+            Command::Explain,
+        );
         self.plan_cells();
         self.mark_pictures();
     }
@@ -116,19 +110,41 @@ impl App {
             }
             _ => None,
         };
-        if cells != self.sent.cells {
-            if let Some(old) = &self.sent.cells {
-                if matches!(self.pictures.cells.get(&old.pair), Some(Slot::Loading)) {
-                    self.pictures.cells.remove(&old.pair);
-                }
-            }
-            if let Some(r) = &cells {
-                if !self.pictures.cells.contains_key(&r.pair) {
-                    self.pictures.cells.insert(r.pair, Slot::Loading);
-                }
-            }
-            self.commands.push(Command::Cells(cells.clone()));
-            self.sent.cells = cells;
+        resend(
+            &mut self.sent.cells,
+            cells,
+            &mut self.pictures.cells,
+            |r| r.pair,
+            &mut self.commands,
+            Command::Cells,
+        );
+    }
+}
+
+/// Sends `wish` (as `command`) when it differs from the one last `sent`. The pair no longer
+/// wanted that had nothing yet is forgotten, since its worker drops it; the new pair is marked
+/// loading unless something is already there.
+fn resend<R: Clone + PartialEq, K: std::hash::Hash + Eq + Clone, T>(
+    sent: &mut Option<R>,
+    wish: Option<R>,
+    slots: &mut BoundedCache<K, Slot<T>>,
+    key: impl Fn(&R) -> K,
+    commands: &mut Vec<Command>,
+    command: impl FnOnce(Option<R>) -> Command,
+) {
+    if wish == *sent {
+        return;
+    }
+    if let Some(old) = sent.as_ref().map(&key) {
+        if matches!(slots.get(&old), Some(Slot::Loading)) {
+            slots.remove(&old);
         }
     }
+    if let Some(new) = wish.as_ref().map(&key) {
+        if !slots.contains_key(&new) {
+            slots.insert(new, Slot::Loading);
+        }
+    }
+    commands.push(command(wish.clone()));
+    *sent = wish;
 }
