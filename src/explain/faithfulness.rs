@@ -27,8 +27,8 @@ pub const STEPS: usize = 50;
 /// Random orders whose mean AUCs are the yardstick. One draw is a noisy yardstick: on the
 /// tuning half's fixture neighbour pairs the default map lost to 3 of 12 single draws on a pair
 /// where it beats their mean, so a lone draw flipped the verdict one time in four.
-/// Four draws halve the spread of the yardstick, for 10 curves instead of 4 (about 1 s a map
-/// on two idle cores; eight would be 1.7 s).
+/// Four draws halve the spread of the yardstick, for 10 curves instead of 4 (1.5 s a map on
+/// two idle cores, against 0.29 s for the map's own two).
 pub const RANDOM_ORDERS: usize = 4;
 /// σ of the Gaussian blur that stands in for "removed", in pixels of the 224×224 input. At 5 px
 /// the network still recognised blurred objects (salient deletion was no faster than random on
