@@ -18,7 +18,7 @@ use ratatui::Terminal;
 use simtui::explain::correspondence::Correspondence;
 use simtui::index::region::Region;
 use simtui::tui::action::{Action, Command, Msg, PairCells, RegionHit, RegionJob};
-use simtui::tui::app::{App, Focus, RegionPhase, Side, GRID};
+use simtui::tui::app::{cells_to_pixels, App, Focus, RegionPhase, Side, GRID};
 use simtui::tui::blocks::{self, ColorMode};
 use simtui::tui::view::{self, Display, Photos};
 use tui_app::{app_over, basis, cached, key, keys};
@@ -129,6 +129,31 @@ fn p_enters_point_mode_where_hjkl_move_the_cursor_and_stop_at_the_edges() {
     assert_eq!(name(&app, app.query().unwrap()), "beach_2.jpg");
     keys(&mut app, "kpp");
     assert!(!app.point.on, "p toggles");
+    // Backspace, as the help says, leaves point mode too, and does not go back in history.
+    keys(&mut app, "p");
+    key(&mut app, KeyCode::Backspace);
+    assert!(!app.point.on, "⌫ leaves point mode");
+    assert_eq!(
+        name(&app, app.query().unwrap()),
+        "beach.jpg",
+        "the query stays"
+    );
+}
+
+#[test]
+fn cells_of_a_photo_smaller_than_the_grid_are_still_a_pixel() {
+    // 5×5 px: a cell is under one pixel; the region is never empty, never outside.
+    let [x0, y0, x1, y1] = cells_to_pixels([0, 0, 1, 1], 5, 5);
+    assert!(
+        x1 > x0 && y1 > y0 && x1 <= 5 && y1 <= 5,
+        "{x0},{y0},{x1},{y1}"
+    );
+    let [x0, y0, x1, y1] = cells_to_pixels([6, 6, 7, 7], 5, 5);
+    assert!(
+        x1 > x0 && y1 > y0 && x1 <= 5 && y1 <= 5,
+        "{x0},{y0},{x1},{y1}"
+    );
+    assert_eq!(cells_to_pixels([0, 0, 7, 7], 700, 350), [0, 0, 700, 350]);
 }
 
 #[test]
@@ -166,6 +191,15 @@ fn a_click_on_a_photo_puts_the_cursor_on_the_cell_under_it() {
     assert_eq!(
         (app.point.side, app.point.cursor),
         (Side::Neighbour, (3, 3))
+    );
+    // Under the help popup a click on a photo is no point on it.
+    key(&mut app, KeyCode::Esc);
+    assert!(!app.point.on);
+    keys(&mut app, "?");
+    app.update(click(0.5, 0.5, at));
+    assert!(
+        !app.point.on,
+        "a click under the help popup does not enter point mode"
     );
 }
 

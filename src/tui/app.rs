@@ -155,7 +155,7 @@ impl App {
                 KeyCode::Char('x') => Some(Action::PointSwap),
                 KeyCode::Char('v') => Some(Action::PointSelect),
                 KeyCode::Enter => Some(Action::RegionSearch),
-                KeyCode::Esc => Some(Action::Leave),
+                KeyCode::Esc | KeyCode::Backspace => Some(Action::Leave),
                 _ => None,
             };
             if point.is_some() {

@@ -192,7 +192,9 @@ impl App {
             if i < self.neighbours.list.len() {
                 self.neighbours.cursor = i;
             }
-        } else {
+        } else if !self.help && !self.files.filter_editing {
+            // Under the help popup, or while the filter is typed, a photo click is not a
+            // point on it: point mode would take the keys meant for the filter.
             self.photo_click(column, row);
         }
     }

@@ -72,7 +72,10 @@ pub fn cells_to_pixels(cells: [usize; 4], width: u32, height: u32) -> [u32; 4] {
         width,
         height,
     );
-    [first[0], first[1], last[2], last[3]]
+    // A photo under 7 px on a side has empty cells: at least one pixel, inside the photo.
+    let x1 = last[2].max(first[0] + 1).min(width.max(1));
+    let y1 = last[3].max(first[1] + 1).min(height.max(1));
+    [first[0].min(x1 - 1), first[1].min(y1 - 1), x1, y1]
 }
 
 #[derive(Debug, Clone, PartialEq)]
