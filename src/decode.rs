@@ -145,6 +145,16 @@ fn decode_file(path: &Path, min_side: Option<u32>, held: &mut Reservation) -> Re
     }
 }
 
+/// Whether the file at `path` is of the HEIF family (by its first bytes; false when it
+/// cannot be read).
+pub fn is_heif_file(path: &Path) -> bool {
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    heif_kind(&head[..n]).is_some()
+}
+
 /// HEIF-family files (phone photos: HEIC, AVIF), recognised by the brands of their `ftyp`
 /// box whatever their name: decoded only with the feature `heif`.
 pub fn heif_kind(bytes: &[u8]) -> Option<&'static str> {

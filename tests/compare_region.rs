@@ -211,3 +211,65 @@ fn explain_correspondence_draws_the_pairs_and_lists_them_with_boxes() {
     assert!(img.width() > 800 && img.height() > 300);
     std::fs::remove_file(&out_png).unwrap();
 }
+
+/// A photo damaged after it was indexed (same size and mtime, so the index still trusts its
+/// row) does not stop the region search: it is named on stderr, the others are ranked, and
+/// the exit status says something was skipped.
+#[test]
+fn a_photo_damaged_since_indexing_is_skipped_by_region_search_not_fatal() {
+    let dir = std::env::temp_dir().join(format!("simtui-region-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["bird_kingfisher.jpg", "bird_owl.jpg", "farm_cows.jpg"] {
+        std::fs::copy(photo(name), dir.join(name)).unwrap();
+    }
+    let db = dir.join("index.db");
+    let (d, db) = (
+        dir.to_string_lossy().into_owned(),
+        db.to_string_lossy().into_owned(),
+    );
+    let out = simtui(&["index", &d, "--db", &db]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Zeros over the owl, size and mtime kept.
+    let owl = dir.join("bird_owl.jpg");
+    let meta = std::fs::metadata(&owl).unwrap();
+    std::fs::write(&owl, vec![0u8; meta.len() as usize]).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&owl)
+        .unwrap()
+        .set_modified(meta.modified().unwrap())
+        .unwrap();
+    let crop = photo("bird_kingfisher_crop.jpg");
+    let out = simtui(&[
+        "similar",
+        &crop,
+        "--in",
+        &d,
+        "--db",
+        &db,
+        "--region",
+        "100,50,400,300",
+        "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "some input skipped: {stderr}");
+    assert!(
+        stderr.contains("bird_owl.jpg"),
+        "the damaged photo is named: {stderr}"
+    );
+    let hits: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].ends_with("bird_kingfisher.jpg"), "{names:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -96,6 +96,8 @@ fn region_search_on_held_out_composites() {
         let candidates: Vec<(PathBuf, f32)> =
             first.iter().map(|&(i, s)| (paths[i].clone(), s)).collect();
         let refined = region::refine(e, &space, &q, &candidates).unwrap();
+        assert!(refined.failed.is_empty(), "every candidate decodes");
+        let refined = refined.found;
         refine_ms.push(t.elapsed().as_secs_f64() * 1e3);
         let whole = embed_like_index(e, query).unwrap();
         (

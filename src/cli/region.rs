@@ -57,7 +57,16 @@ pub fn similar_region(
         .into_iter()
         .map(|(i, s)| (matrix.paths[i].clone(), s))
         .collect();
-    let mut found = region::refine(embedder, space, &query, &candidates)?;
+    let refined = region::refine(embedder, space, &query, &candidates)?;
+    for (path, e) in &refined.failed {
+        eprintln!(
+            "skipped {}: {}",
+            human(path),
+            crate::text::sanitize(&format!("{e:#}"))
+        );
+    }
+    let refined_failed = refined.failed.len();
+    let mut found = refined.found;
     found.truncate(k);
     let mut out = std::io::stdout().lock();
     if json {
@@ -89,7 +98,7 @@ pub fn similar_region(
     super::note_skipped(summary.skipped.len(), dir);
     Ok(if summary.interrupted {
         ExitCode::from(130)
-    } else if summary.skipped.is_empty() {
+    } else if summary.skipped.is_empty() && refined_failed == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -133,7 +133,14 @@ pub fn cell_features(embedder: &Embedder, paths: &[PathBuf]) -> Result<Vec<Resul
             .par_iter()
             .map(|p| {
                 let photo = decode::load_rgb_reduced(p, INPUT_SIZE)?;
-                Ok((embedder.preprocess.prepare(&photo), upright_size(p)?))
+                let size = match upright_size(p) {
+                    Ok(size) => size,
+                    // The image crate reads no HEIF header; libheif decodes those whole and
+                    // upright, so the photo's own size is the full size.
+                    Err(_) if decode::is_heif_file(p) => photo.dimensions(),
+                    Err(e) => return Err(e),
+                };
+                Ok((embedder.preprocess.prepare(&photo), size))
             })
             .collect();
         let inputs: Vec<Vec<f32>> = loaded
@@ -250,20 +257,36 @@ pub struct Found {
     pub size: (u32, u32),
 }
 
+/// What [`refine`] made of its candidates.
+pub struct Refined {
+    /// Best window first.
+    pub found: Vec<Found>,
+    /// Candidates that could not be read again (changed or removed since they were indexed,
+    /// or unreadable now), with why: the caller reports them; they are not ranked.
+    pub failed: Vec<(PathBuf, anyhow::Error)>,
+}
+
 /// Re-scores `candidates` ((path, first-pass score)) by their best window against `query`
-/// and sorts them by it, best first. A candidate that fails to decode is an error: it was
-/// indexed a moment ago.
+/// and sorts them by it, best first. A candidate that cannot be decoded again does not stop
+/// the others: it is returned in `failed`.
 pub fn refine(
     embedder: &Embedder,
     space: &Space,
     query: &[f32],
     candidates: &[(PathBuf, f32)],
-) -> Result<Vec<Found>> {
+) -> Result<Refined> {
     let paths: Vec<PathBuf> = candidates.iter().map(|(p, _)| p.clone()).collect();
     let maps = cell_features(embedder, &paths)?;
     let mut found = Vec::with_capacity(candidates.len());
+    let mut failed = Vec::new();
     for ((path, first_pass), cells) in candidates.iter().zip(maps) {
-        let cells = cells?;
+        let cells = match cells {
+            Ok(c) => c,
+            Err(e) => {
+                failed.push((path.clone(), e));
+                continue;
+            }
+        };
         let (window, grid) = best_window(space, &cells.feature_map, query, MIN_WINDOW_CELLS)?;
         found.push(Found {
             path: path.clone(),
@@ -274,7 +297,7 @@ pub fn refine(
         });
     }
     found.sort_by(|a, b| b.score.total_cmp(&a.score));
-    Ok(found)
+    Ok(Refined { found, failed })
 }
 
 #[cfg(test)]

@@ -264,16 +264,30 @@ fn refine(
             return None;
         }
         let batch: Vec<(PathBuf, f32)> = chunk.iter().map(|(_, p, s)| (p.clone(), *s)).collect();
-        let found = match region::refine(embedder, &config.space, feature, &batch) {
-            Ok(f) => f,
+        let refined = match region::refine(embedder, &config.space, feature, &batch) {
+            Ok(r) => r,
             Err(e) => return Some(Err(e)),
         };
-        hits.extend(found.into_iter().map(|f| RegionHit {
+        hits.extend(refined.found.into_iter().map(|f| RegionHit {
             entry: entries[f.path.as_path()],
             score: f.score,
             first_pass: f.first_pass,
             found: Some((f.found_box, f.size)),
         }));
+        // A photo that cannot be read again is ranked by its first-pass score, with no box.
+        for (path, e) in refined.failed {
+            log::write(&format!(
+                "region search: {}: {e:#}",
+                crate::text::path(&path)
+            ));
+            let first_pass = batch.iter().find(|(p, _)| *p == path).map_or(0.0, |b| b.1);
+            hits.push(RegionHit {
+                entry: entries[path.as_path()],
+                score: first_pass,
+                first_pass,
+                found: None,
+            });
+        }
     }
     hits.sort_by(|a, b| b.score.total_cmp(&a.score));
     Some(Ok(hits))
