@@ -47,7 +47,10 @@ pub(super) fn decode(bytes: &[u8], kind: &str, held: &mut Reservation) -> Result
     // The coded size (`ispe`, before a rotation or crop) may hold more pixels than are shown.
     let coded = |v: i32| u32::try_from(v).unwrap_or(0);
     let (cw, ch) = (coded(handle.ispe_width()), coded(handle.ispe_height()));
-    check_size(cw, ch)?;
+    // A file without `ispe` reports 0: then the shown size is all there is to check.
+    if cw > 0 && ch > 0 {
+        check_size(cw, ch)?;
+    }
     let px = (cw as u64 * ch as u64).max(w as u64 * h as u64);
     let alpha = handle.has_alpha_channel();
     let need = bytes.len() as u64 + px * bytes_per_pixel(alpha);

@@ -156,7 +156,7 @@ pub fn placement(driver: Driver, w: u32, h: u32, area: Rect, cell: (f64, f64)) -
         // tmux keeps a sixel image as whole cells and fills the part of the last row the
         // image leaves with a colour of its own (a grey band under each photo in tmux 3.5a),
         // counting the image's height in whole six-pixel sixel bands: send whole cells, cut
-        // down to whole bands (at most 4 px short), the photo cropped at its centre.
+        // down to whole bands (at most 5 px short), the photo cropped at its centre.
         (Protocol::Sixel, true) => {
             let fitted = place(w, h, area, cell, false, Some(MAX_SIXEL_SIDE));
             whole_cells(fitted, area, cell)
