@@ -455,6 +455,24 @@ fn enter_before_the_cells_arrive_says_to_wait_and_searches_nothing() {
         .contains("selected on the query"));
 }
 
+#[test]
+fn enter_after_the_cells_failed_says_why_instead_of_waiting() {
+    let mut app = app();
+    keys(&mut app, "p");
+    let pair = (app.query().unwrap(), app.neighbour().unwrap().0);
+    app.update(Action::Worker(Msg::Cells {
+        pair,
+        result: Err("beach_2.jpg: cannot decode".into()),
+    }));
+    key(&mut app, KeyCode::Enter);
+    assert!(app.region.is_none());
+    let status = app.status.as_deref().unwrap_or("");
+    assert!(
+        status.contains("cannot search") && status.contains("cannot decode"),
+        "{status}"
+    );
+}
+
 fn render(app: &mut App, w: u16, h: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     app.update(Action::Layout(view::list_rows(Rect::new(0, 0, w, h))));

@@ -188,11 +188,21 @@ impl App {
             return;
         }
         let Some(size) = self.pair_cells().map(|c| c.sizes[0]) else {
-            self.say(if self.neighbour().is_none() {
-                "no other photo to search"
-            } else {
-                "the query's cells are still being computed: Enter again in a moment"
-            });
+            let failed =
+                self.neighbour()
+                    .and_then(|(n, _)| match self.pictures.cells.get(&(q, n)) {
+                        Some(Slot::Failed(why)) => Some(why.clone()),
+                        _ => None,
+                    });
+            match failed {
+                // Enter again would not help: say why, once.
+                Some(why) => self.say(format!("cannot search from this pair: {why}")),
+                None => self.say(if self.neighbour().is_none() {
+                    "no other photo to search"
+                } else {
+                    "the query's cells are still being computed: Enter again in a moment"
+                }),
+            }
             return;
         };
         let cells = self.point.selection();
