@@ -456,6 +456,38 @@ fn enter_before_the_cells_arrive_says_to_wait_and_searches_nothing() {
 }
 
 #[test]
+fn point_mode_computes_no_maps_and_s_leaves_it_for_them() {
+    let mut app = app();
+    keys(&mut app, "s");
+    let asked = |app: &App| {
+        app.commands
+            .iter()
+            .rev()
+            .find_map(|c| match c {
+                Command::Explain(r) => Some(r.is_some()),
+                _ => None,
+            })
+            .unwrap_or(false)
+    };
+    assert!(asked(&app), "s asks for the pair's maps");
+    keys(&mut app, "p");
+    assert!(!asked(&app), "point mode withdraws the maps' request");
+    keys(&mut app, "d");
+    assert!(
+        app.point.on && !asked(&app),
+        "d recolours the point view, asks no maps"
+    );
+    keys(&mut app, "s");
+    assert!(
+        !app.point.on && app.overlay.show,
+        "s leaves point mode for the maps"
+    );
+    assert!(asked(&app));
+    keys(&mut app, "pm");
+    assert!(!app.point.on && app.overlay.show && asked(&app), "m too");
+}
+
+#[test]
 fn enter_after_the_cells_failed_says_why_instead_of_waiting() {
     let mut app = app();
     keys(&mut app, "p");

@@ -259,6 +259,12 @@ impl App {
             }
             Action::MoreK => self.set_k(self.neighbours.k + 1),
             Action::LessK => self.set_k(self.neighbours.k.saturating_sub(1)),
+            // Point mode draws the correspondence over the photos, not the maps: `s` and `m`
+            // leave it for the maps they ask for.
+            Action::ToggleSaliency if self.point.on => {
+                self.point_toggle();
+                self.overlay.show = true;
+            }
             Action::ToggleSaliency => self.overlay.show = !self.overlay.show,
             Action::ToggleSigned => {
                 self.overlay.signed = !self.overlay.signed;
@@ -266,6 +272,9 @@ impl App {
                 self.pictures.draw_signed(self.overlay.signed);
             }
             Action::CycleMethod => {
+                if self.point.on {
+                    self.point_toggle();
+                }
                 self.overlay.method = self.overlay.method.next();
                 self.overlay.show = true;
             }

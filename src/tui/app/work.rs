@@ -72,7 +72,8 @@ impl App {
             Some(Slot::Failed(_)) => true,
             _ => false,
         };
-        let explain = match (self.overlay.show, self.pair_key()) {
+        // Point mode shows the correspondence instead of the maps: none is computed meanwhile.
+        let explain = match (self.overlay.show && !self.point.on, self.pair_key()) {
             (true, Some(key)) if !finished(self.pictures.maps.get(&key)) => Some(ExplainRequest {
                 signed: false,
                 key,
