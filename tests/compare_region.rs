@@ -19,6 +19,41 @@ fn photo(name: &str) -> String {
         .into_owned()
 }
 
+/// A folder of copies of the fixture photos `names` (under a fresh temp folder tagged `tag`),
+/// with its index file's path: (folder, folder as text, index as text).
+fn folder_of(tag: &str, names: &[&str]) -> (std::path::PathBuf, String, String) {
+    let dir = std::env::temp_dir().join(format!("simtui-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in names {
+        std::fs::copy(photo(name), dir.join(name)).unwrap();
+    }
+    let (d, db) = (
+        dir.to_string_lossy().into_owned(),
+        dir.join("index.db").to_string_lossy().into_owned(),
+    );
+    (dir, d, db)
+}
+
+/// `similar --region` over `d` for the kingfisher of the crop (its bird fills the middle of
+/// the 1024×576 original's crop), as JSON, with `extra` arguments.
+fn kingfisher_region_search(d: &str, db: &str, extra: &[&str]) -> Output {
+    let crop = photo("bird_kingfisher_crop.jpg");
+    let mut args = vec![
+        "similar",
+        &crop,
+        "--in",
+        d,
+        "--db",
+        db,
+        "--region",
+        "100,50,400,300",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    simtui(&args)
+}
+
 #[test]
 fn compare_exits_0_for_the_crop_and_its_original_1_for_unrelated_photos_2_on_error() {
     let (crop, original) = (
@@ -106,37 +141,17 @@ fn a_region_outside_the_image_or_empty_is_refused_with_the_region_and_the_size()
 
 #[test]
 fn region_search_finds_the_cropped_bird_and_says_where() {
-    let dir = std::env::temp_dir().join(format!("simtui-region-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    for name in [
-        "bird_kingfisher.jpg",
-        "bird_owl.jpg",
-        "farm_cows.jpg",
-        "food_espresso.jpg",
-        "windmill_mykonos.jpg",
-    ] {
-        std::fs::copy(photo(name), dir.join(name)).unwrap();
-    }
-    let db = dir.join("index.db");
-    let (d, db) = (
-        dir.to_string_lossy().into_owned(),
-        db.to_string_lossy().into_owned(),
+    let (dir, d, db) = folder_of(
+        "region",
+        &[
+            "bird_kingfisher.jpg",
+            "bird_owl.jpg",
+            "farm_cows.jpg",
+            "food_espresso.jpg",
+            "windmill_mykonos.jpg",
+        ],
     );
-    // The kingfisher in the crop (its bird fills the middle of the 1024×576 original's crop).
-    let crop = photo("bird_kingfisher_crop.jpg");
-    let out = simtui(&[
-        "similar",
-        &crop,
-        "--in",
-        &d,
-        "--db",
-        &db,
-        "--region",
-        "100,50,400,300",
-        "--json",
-        "-k",
-        "3",
-    ]);
+    let out = kingfisher_region_search(&d, &db, &["-k", "3"]);
     assert!(
         out.status.success(),
         "{}",
@@ -217,16 +232,9 @@ fn explain_correspondence_draws_the_pairs_and_lists_them_with_boxes() {
 /// the exit status says something was skipped.
 #[test]
 fn a_photo_damaged_since_indexing_is_skipped_by_region_search_not_fatal() {
-    let dir = std::env::temp_dir().join(format!("simtui-region-bad-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    for name in ["bird_kingfisher.jpg", "bird_owl.jpg", "farm_cows.jpg"] {
-        std::fs::copy(photo(name), dir.join(name)).unwrap();
-    }
-    let db = dir.join("index.db");
-    let (d, db) = (
-        dir.to_string_lossy().into_owned(),
-        db.to_string_lossy().into_owned(),
+    let (dir, d, db) = folder_of(
+        "region-bad",
+        &["bird_kingfisher.jpg", "bird_owl.jpg", "farm_cows.jpg"],
     );
     let out = simtui(&["index", &d, "--db", &db]);
     assert!(
@@ -244,18 +252,7 @@ fn a_photo_damaged_since_indexing_is_skipped_by_region_search_not_fatal() {
         .unwrap()
         .set_modified(meta.modified().unwrap())
         .unwrap();
-    let crop = photo("bird_kingfisher_crop.jpg");
-    let out = simtui(&[
-        "similar",
-        &crop,
-        "--in",
-        &d,
-        "--db",
-        &db,
-        "--region",
-        "100,50,400,300",
-        "--json",
-    ]);
+    let out = kingfisher_region_search(&d, &db, &[]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "some input skipped: {stderr}");
     assert!(
