@@ -59,11 +59,13 @@ pub fn similar_region(
         .collect();
     let refined = region::refine(embedder, space, &query, &candidates)?;
     for (path, e) in &refined.failed {
-        eprintln!(
-            "skipped {}: {}",
-            human(path),
-            crate::text::sanitize(&format!("{e:#}"))
-        );
+        // Decode errors name their file already: name it once.
+        let (name, why) = (human(path), crate::text::sanitize(&format!("{e:#}")));
+        if why.starts_with(&name) {
+            eprintln!("skipped {why}");
+        } else {
+            eprintln!("skipped {name}: {why}");
+        }
     }
     let refined_failed = refined.failed.len();
     let mut found = refined.found;

@@ -276,10 +276,8 @@ fn refine(
         }));
         // A photo that cannot be read again is ranked by its first-pass score, with no box.
         for (path, e) in refined.failed {
-            log::write(&format!(
-                "region search: {}: {e:#}",
-                crate::text::path(&path)
-            ));
+            // The decode error names the file.
+            log::write(&format!("region search: skipped {e:#}"));
             let first_pass = batch.iter().find(|(p, _)| *p == path).map_or(0.0, |b| b.1);
             hits.push(RegionHit {
                 entry: entries[path.as_path()],
