@@ -19,6 +19,20 @@ fn photo(name: &str) -> String {
         .into_owned()
 }
 
+/// A JSON box [x0, y0, x1, y1] is non-empty and inside the 1024×576 kingfisher.
+fn assert_box_in_kingfisher(v: &serde_json::Value) {
+    let b: Vec<u64> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_u64().unwrap())
+        .collect();
+    assert!(
+        b[0] < b[2] && b[2] <= 1024 && b[1] < b[3] && b[3] <= 576,
+        "{b:?}"
+    );
+}
+
 /// A folder of copies of the fixture photos `names` (under a fresh temp folder tagged `tag`),
 /// with its index file's path: (folder, folder as text, index as text).
 fn folder_of(tag: &str, names: &[&str]) -> (std::path::PathBuf, String, String) {
@@ -105,16 +119,7 @@ fn compare_json_gives_the_verdict_the_space_and_boxes_of_the_strongest_cell_pair
         assert!(c > 0.0 && c <= last);
         last = c;
         // Boxes lie inside the photos: the original is 1024×576.
-        let b: Vec<u64> = p["b_box"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_u64().unwrap())
-            .collect();
-        assert!(
-            b[0] < b[2] && b[2] <= 1024 && b[1] < b[3] && b[3] <= 576,
-            "{b:?}"
-        );
+        assert_box_in_kingfisher(&p["b_box"]);
     }
 }
 
@@ -167,16 +172,7 @@ fn region_search_finds_the_cropped_bird_and_says_where() {
             .ends_with("bird_kingfisher.jpg"),
         "{hits:?}"
     );
-    let b: Vec<u64> = hits[0]["box"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_u64().unwrap())
-        .collect();
-    assert!(
-        b[0] < b[2] && b[2] <= 1024 && b[1] < b[3] && b[3] <= 576,
-        "{b:?}"
-    );
+    assert_box_in_kingfisher(&hits[0]["box"]);
     assert!(
         hits[0]["score"].as_f64().unwrap() >= hits[0]["first_pass_score"].as_f64().unwrap() - 1e-4
     );

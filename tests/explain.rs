@@ -364,18 +364,7 @@ fn the_default_map_meets_the_held_out_goals() {
     let e = common::embedder();
     let space = e.space(Similarity::Centred);
     let ex = Explainer::in_space(e, Params::default(), space.clone());
-    let pairs = sets::neighbour_pairs(
-        &held,
-        &all,
-        |p| {
-            e.embed_paths(&[p.to_path_buf()])
-                .unwrap()
-                .remove(0)
-                .result
-                .unwrap()
-        },
-        |a, b| space.score(a, b),
-    );
+    let pairs = sets::neighbour_pairs(&held, &all, e, &space);
     let beats = pairs
         .iter()
         .enumerate()

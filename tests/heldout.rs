@@ -220,18 +220,7 @@ fn table_faithfulness_held_out_half() {
     let all = common::all_photos();
     let held = sets::half(&all, Half::HeldOut);
     let centred = e.space(Similarity::Centred);
-    let pairs = sets::neighbour_pairs(
-        &held,
-        &all,
-        |p| {
-            e.embed_paths(&[p.to_path_buf()])
-                .unwrap()
-                .remove(0)
-                .result
-                .unwrap()
-        },
-        |a, b| centred.score(a, b),
-    );
+    let pairs = sets::neighbour_pairs(&held, &all, e, &centred);
     eprintln!(
         "\nfaithfulness on {} neighbour pairs (held-out half): deletion AUC (random), share of pairs beating random; insertion AUC (random)",
         pairs.len()

@@ -24,7 +24,8 @@ use crate::space::Space;
 /// `--method`: the saliency methods as the command line spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MethodArg {
-    /// The exact cell split refined to 14×14 by gradient × activation (still sums to the score)
+    /// The exact cell split refined to 14×14 by gradient × activation, each cell's share moving
+    /// at most one cell (still sums to the score)
     RefinedDecomposition,
     /// Exact split of the similarity into the 7×7 cells of the last feature map (no backward pass)
     Decomposition,

@@ -12,8 +12,8 @@ use crate::tui::{Colors, TuiOptions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum GraphicsArg {
-    /// A graphics protocol when the terminal has one and we are not inside tmux/screen,
-    /// else half-blocks
+    /// A graphics protocol when the terminal answers to one (inside tmux: kitty through
+    /// passthrough, or sixel drawn by tmux 3.4+), else half-blocks
     #[default]
     Auto,
     /// Half-block characters in true colour (or 256 colours): works everywhere

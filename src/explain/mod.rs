@@ -40,7 +40,8 @@ pub enum Method {
     IntegratedGradients,
     /// Grad-CAM on T at the input of the head convolution (7×7×320)
     Gradcam,
-    /// The exact decomposition with each cell split over the 14×14 stage by gradient × activation
+    /// The exact decomposition with each cell's share spread over the 14×14 positions under it
+    /// and its neighbours by gradient × activation (the total still sums to the score)
     RefinedDecomposition,
 }
 

@@ -9,8 +9,10 @@ use std::path::{Path, PathBuf};
 
 use image::RgbImage;
 use simtui::decode::load_rgb;
+use simtui::engine::Embedder;
 use simtui::explain::SaliencyMap;
 use simtui::model::preprocess::resize_square;
+use simtui::space::Space;
 
 /// Side of the pasted squares: 104² / 224² = 21.6 % of the image, a multiple of the 8-px
 /// faithfulness patch.
@@ -233,14 +235,25 @@ pub fn summarise(outcomes: &[Outcome]) -> (f64, f64) {
 }
 
 /// Fixture neighbour pairs: each photo of `photos` with its nearest other fixture photo (any
-/// half) by `score`.
+/// half) by the score of `space`, embedded by `embedder` as `embed` does.
 pub fn neighbour_pairs(
     photos: &[PathBuf],
     all: &[PathBuf],
-    embedding: impl Fn(&Path) -> Vec<f32>,
-    score: impl Fn(&[f32], &[f32]) -> f32,
+    embedder: &Embedder,
+    space: &Space,
 ) -> Vec<(PathBuf, PathBuf)> {
-    let embs: Vec<Vec<f32>> = all.iter().map(|p| embedding(p)).collect();
+    let embs: Vec<Vec<f32>> = all
+        .iter()
+        .map(|p| {
+            embedder
+                .embed_paths(&[p.to_path_buf()])
+                .unwrap()
+                .remove(0)
+                .result
+                .unwrap()
+        })
+        .collect();
+    let score = |a: &[f32], b: &[f32]| space.score(a, b);
     photos
         .iter()
         .map(|p| {
