@@ -52,6 +52,21 @@ fn run(args: &[&str]) -> Output {
     out
 }
 
+/// `similar QUERY --in DIR --db DB --json` with `extra` arguments (it must succeed).
+fn similar_json(query: &Path, dir: &Path, db: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "similar",
+        query.to_str().unwrap(),
+        "--in",
+        dir.to_str().unwrap(),
+        "--db",
+        db.to_str().unwrap(),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 fn index_json(dir: &Path, db: &Path, extra: &[&str]) -> Value {
     let mut args = vec![
         "index",
@@ -87,17 +102,7 @@ fn similar_finds_the_original_of_the_crop() {
     copy_photos(&dir);
     let db = t.0.join("db.sqlite");
     let query = dir.join("bird_kingfisher_crop.jpg");
-    let out = run(&[
-        "similar",
-        query.to_str().unwrap(),
-        "--in",
-        dir.to_str().unwrap(),
-        "-k",
-        "5",
-        "--db",
-        db.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = similar_json(&query, &dir, &db, &["-k", "5"]);
     let hits: Value = serde_json::from_slice(&out.stdout).unwrap();
     let hits = hits.as_array().unwrap();
     assert_eq!(hits.len(), 5);
@@ -123,17 +128,7 @@ fn similar_finds_the_original_of_the_crop() {
 
     // A query from outside the folder works too.
     let outside = common::photo("bird_kingfisher_crop.jpg");
-    let out = run(&[
-        "similar",
-        outside.to_str().unwrap(),
-        "--in",
-        dir.to_str().unwrap(),
-        "-k",
-        "2",
-        "--db",
-        db.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = similar_json(&outside, &dir, &db, &["-k", "2"]);
     let hits: Value = serde_json::from_slice(&out.stdout).unwrap();
     // Its identical copy inside the folder is a real neighbour, then the original.
     assert!(hits[0]["path"]
@@ -340,17 +335,7 @@ fn a_damaged_cache_row_is_embedded_again_and_reported_once() {
     index_json(&dir, &db, &[]);
     let damaged = damage_rows(&db, &DAMAGE);
     let query = dir.join("food_espresso.jpg");
-    let out = run(&[
-        "similar",
-        query.to_str().unwrap(),
-        "--in",
-        dir.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-        "-k",
-        "1000",
-        "--json",
-    ]);
+    let out = similar_json(&query, &dir, &db, &["-k", "1000"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     for name in &damaged {
         assert!(
