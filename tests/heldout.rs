@@ -107,6 +107,8 @@ fn table_methods_held_out_half() {
 #[ignore]
 fn table_cell_maps_both_halves() {
     let methods = [
+        Method::Shapley,
+        Method::RefinedShapley,
         Method::Decomposition,
         Method::RefinedDecomposition,
         Method::Gradcam,

@@ -278,14 +278,14 @@ fn maps_then_faithfulness_arrive_and_the_wish_ends_only_after_both() {
 }
 
 #[test]
-fn the_instant_exact_map_shows_first_and_the_asked_for_method_replaces_it() {
+fn the_instant_map_shows_first_and_the_asked_for_method_replaces_it() {
     let mut app = app();
     keys(&mut app, "s");
     let key = app.pair_key().unwrap();
     app.commands.clear();
-    // The worker's first answer: the exact decomposition, marked as being refined.
+    // The worker's first answer: the cells' Shapley map, marked as being refined.
     let mut instant = pair_maps(None);
-    instant.shown = Method::Decomposition;
+    instant.shown = Method::Shapley;
     instant.refining = true;
     app.update(Action::Worker(Msg::Map {
         key,
@@ -294,7 +294,7 @@ fn the_instant_exact_map_shows_first_and_the_asked_for_method_replaces_it() {
     let t = render(&mut app, 160, 48);
     let screen = text(&t);
     assert!(
-        screen.contains("decomposition") && screen.contains("refining to gradcam"),
+        screen.contains("overlay on · shapley") && screen.contains("refining to gradcam"),
         "{screen}"
     );
     assert!(explain_commands(&mut app).is_empty(), "the wish stays open");

@@ -196,7 +196,7 @@ fn browse_follow_back_saliency_export_and_quit_in_a_real_terminal() {
         s.contains("Query · bird_kingfisher.jpg")
     });
 
-    // s: a map at once (the exact decomposition while Grad-CAM is computed, or Grad-CAM
+    // s: a map at once (the cells' Shapley map while Grad-CAM is computed, or Grad-CAM
     // itself when it was quicker than the screen capture), then Grad-CAM with its
     // faithfulness figures.
     s.keys(&["s"]);

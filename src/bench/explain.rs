@@ -92,7 +92,12 @@ pub(super) fn run(embedder: &Embedder, args: &Options) -> Result<()> {
         params,
         embedder.space(crate::space::Similarity::Centred),
     );
-    time("refined decomposition (the default)", "", 10, &mut || {
+    time("refined Shapley (the default)", "", 10, &mut || {
+        centred
+            .map(Method::RefinedShapley, &q, &n.embedding)
+            .map(drop)
+    })?;
+    time("refined decomposition", "", 10, &mut || {
         centred
             .map(Method::RefinedDecomposition, &q, &n.embedding)
             .map(drop)
@@ -101,6 +106,11 @@ pub(super) fn run(embedder: &Embedder, args: &Options) -> Result<()> {
     let features = embedder.model.forward(&x)?.feature_map;
     time("decomposition (feature map at hand)", "", 50, &mut || {
         ex.decomposition_from_features(&features, &q, &n.embedding)
+            .map(drop)
+    })?;
+    time("cell Shapley (feature map at hand)", "", 50, &mut || {
+        centred
+            .shapley_from_features(&features, &q, &n.embedding)
             .map(drop)
     })?;
 

@@ -24,6 +24,12 @@ use crate::space::Space;
 /// `--method`: the saliency methods as the command line spells them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum MethodArg {
+    /// The cells' Shapley values for the cosine, refined to 14×14 by gradient × activation,
+    /// each cell's share moving at most one cell (sums to the score)
+    RefinedShapley,
+    /// Shapley values of the 7×7 cells for the cosine of their pooled feature (sums to the
+    /// score; no backward pass)
+    Shapley,
     /// The exact cell split refined to 14×14 by gradient × activation, each cell's share moving
     /// at most one cell (still sums to the score)
     RefinedDecomposition,
@@ -44,6 +50,8 @@ pub enum MethodArg {
 impl From<MethodArg> for Method {
     fn from(m: MethodArg) -> Method {
         match m {
+            MethodArg::RefinedShapley => Method::RefinedShapley,
+            MethodArg::Shapley => Method::Shapley,
             MethodArg::RefinedDecomposition => Method::RefinedDecomposition,
             MethodArg::Decomposition => Method::Decomposition,
             MethodArg::Gradient => Method::Gradient,
@@ -58,6 +66,8 @@ impl From<MethodArg> for Method {
 impl From<Method> for MethodArg {
     fn from(m: Method) -> MethodArg {
         match m {
+            Method::RefinedShapley => MethodArg::RefinedShapley,
+            Method::Shapley => MethodArg::Shapley,
             Method::RefinedDecomposition => MethodArg::RefinedDecomposition,
             Method::Decomposition => MethodArg::Decomposition,
             Method::Gradient => MethodArg::Gradient,

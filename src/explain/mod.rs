@@ -7,13 +7,15 @@
 //! alive for near-duplicates (the raw cosine's gradient fades as the score nears 1) and makes T
 //! linear in f, so integrated gradients are complete.
 //! Maps are oriented so that larger means "more of the similarity comes from here"; the centred
-//! decomposition is signed (negative cells argue against the pair).
+//! decomposition is signed (negative cells argue against the pair). The default map gives each
+//! cell its Shapley value for the cosine itself (see [`shapley`]), refined to 16-px cells.
 
 pub mod correspondence;
 pub mod faithfulness;
 mod noise;
 pub mod pair;
 mod refined;
+pub mod shapley;
 
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor, Var};
@@ -43,10 +45,18 @@ pub enum Method {
     /// The exact decomposition with each cell's share spread over the 14×14 positions under it
     /// and its neighbours by gradient × activation (the total still sums to the score)
     RefinedDecomposition,
+    /// Shapley values of the 7×7 cells for the cosine of their pooled feature (sums to the
+    /// score; no backward pass)
+    Shapley,
+    /// The cells' Shapley values spread over the 14×14 positions under each cell and its
+    /// neighbours by gradient × activation (sums to the score)
+    RefinedShapley,
 }
 
 impl Method {
-    pub const ALL: [Method; 7] = [
+    pub const ALL: [Method; 9] = [
+        Method::RefinedShapley,
+        Method::Shapley,
         Method::Decomposition,
         Method::Gradient,
         Method::GradXInput,
@@ -65,6 +75,8 @@ impl Method {
             Method::IntegratedGradients => "integrated-gradients",
             Method::Gradcam => "gradcam",
             Method::RefinedDecomposition => "refined-decomposition",
+            Method::Shapley => "shapley",
+            Method::RefinedShapley => "refined-shapley",
         }
     }
 
@@ -78,6 +90,8 @@ impl Method {
             Method::IntegratedGradients => "attribution to T per pixel",
             Method::Gradcam => "Grad-CAM activation per cell",
             Method::RefinedDecomposition => "score contribution per 16-px cell",
+            Method::Shapley => "Shapley value per cell",
+            Method::RefinedShapley => "Shapley value per 16-px cell",
         }
     }
 
@@ -89,7 +103,7 @@ impl Method {
 }
 
 /// The method used when none is asked for (chosen by measurement, see README).
-pub const DEFAULT_METHOD: Method = Method::RefinedDecomposition;
+pub const DEFAULT_METHOD: Method = Method::RefinedShapley;
 
 /// Where integrated gradients start from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -229,6 +243,9 @@ struct Target {
     n_hat: Tensor,
     c: f64,
     offset: f64,
+    /// n̂ as values, and the space's μ (none when plain): what the cells' Shapley values need.
+    n_unit: Vec<f32>,
+    mean: Option<Vec<f32>>,
 }
 
 /// Samples per batched backward pass (SmoothGrad, integrated gradients).
@@ -313,9 +330,11 @@ impl<'a> Explainer<'a> {
                 .sum()
         });
         Ok(Target {
-            n_hat: Tensor::from_vec(n_hat, (EMBEDDING_DIM, 1), &Device::Cpu)?,
+            n_hat: Tensor::from_vec(n_hat.clone(), (EMBEDDING_DIM, 1), &Device::Cpu)?,
             c,
             offset,
+            n_unit: n_hat,
+            mean: self.space.mean().map(<[f32]>::to_vec),
         })
     }
 
@@ -361,9 +380,19 @@ impl<'a> Explainer<'a> {
             Method::Smoothgrad => self.smoothgrad(query, &target, wanted),
             Method::IntegratedGradients => Ok(self.integrated_gradients(query, &target, wanted)?.0),
             Method::Gradcam => self.gradcam(query, &target),
-            Method::RefinedDecomposition => {
-                refined::refined_decomposition(&self.embedder.model, &query.input, &target)
-            }
+            Method::RefinedDecomposition => refined::refined(
+                &self.embedder.model,
+                &query.input,
+                &target,
+                refined::Coarse::Decomposition,
+            ),
+            Method::Shapley => cell_shapley(&query.cells, &target, self.params.seed),
+            Method::RefinedShapley => refined::refined(
+                &self.embedder.model,
+                &query.input,
+                &target,
+                refined::Coarse::Shapley(self.params.seed),
+            ),
         }
     }
 
@@ -430,6 +459,16 @@ impl<'a> Explainer<'a> {
         other: &[f32],
     ) -> Result<SaliencyMap> {
         decompose(feature_map, &self.target(query, other)?)
+    }
+
+    /// The cells' Shapley map from a feature map already at hand (no network pass).
+    pub fn shapley_from_features(
+        &self,
+        feature_map: &Tensor,
+        query: &Prepared,
+        other: &[f32],
+    ) -> Result<SaliencyMap> {
+        cell_shapley(feature_map, &self.target(query, other)?, self.params.seed)
     }
 
     fn smoothgrad(
@@ -549,6 +588,25 @@ impl<'a> Explainer<'a> {
             values: cam.flatten_all()?.to_vec1::<f32>()?,
         })
     }
+}
+
+/// The Shapley value of each cell of `feature_map` (1, H, W, C) for the cosine of the pooled
+/// cells (see [`shapley`]): sums to the score.
+fn cell_shapley(feature_map: &Tensor, target: &Target, seed: u64) -> Result<SaliencyMap> {
+    let (_, h, w, c) = feature_map.dims4()?;
+    let cells = feature_map.flatten_all()?.to_vec1::<f32>()?;
+    Ok(SaliencyMap {
+        width: w,
+        height: h,
+        values: shapley::cell_shapley(
+            &cells,
+            c,
+            target.mean.as_deref(),
+            &target.n_unit,
+            shapley::ORDERS,
+            seed,
+        ),
+    })
 }
 
 /// S(i,j) = ⟨A(i,j) − μ, n̂⟩ / (HW·‖f − μ‖): the pooled embedding is the mean of the cells,

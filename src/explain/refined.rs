@@ -1,9 +1,10 @@
-//! The exact decomposition refined to the 14×14 stage: each 7×7 cell's exact contribution is
-//! spread over the 14×14 positions under it and under its eight neighbours (a 6×6 window), in
-//! proportion to their gradient × activation on the same target T (of the cell's sign). A head
-//! cell sees far past its own 32 px, so the evidence behind its contribution may sit under a
-//! neighbour; the gradient at the 14×14 stage says where. The map keeps the exact total (the
-//! contributions only move, at most one cell) and halves the cell size to 16 px at 224.
+//! A 7×7 cell map refined to the 14×14 stage: each cell's value (its exact contribution, or its
+//! Shapley value for the cosine) is spread over the 14×14 positions under it and under its
+//! eight neighbours (a 6×6 window), in proportion to their gradient × activation on the same
+//! target T (of the cell's sign). A head cell sees far past its own 32 px, so the evidence
+//! behind its value may sit under a neighbour; the gradient at the 14×14 stage says where. The
+//! map keeps the exact total (values only move, at most one cell) and halves the cell size to
+//! 16 px at 224.
 //!
 //! Measured on the held-out composites (README, "Choosing the default"): spreading inside the
 //! cell only (2×2 children) put 0.69 of the positive mass on a pasted square and 0.85 on the
@@ -13,13 +14,20 @@
 use anyhow::{Context, Result};
 use candle_core::Var;
 
-use super::{decompose, SaliencyMap, Target};
+use super::{cell_shapley, decompose, SaliencyMap, Target};
 use crate::model::EfficientNetLite0;
 
-pub(super) fn refined_decomposition(
+/// What is refined: the exact split of the numerator, or the cells' Shapley values (seeded).
+pub(super) enum Coarse {
+    Decomposition,
+    Shapley(u64),
+}
+
+pub(super) fn refined(
     model: &EfficientNetLite0,
     input: &[f32],
     target: &Target,
+    coarse: Coarse,
 ) -> Result<SaliencyMap> {
     let x = crate::model::preprocess::batch(std::slice::from_ref(&input.to_vec()))?;
     let split = model.blocks_at_stride_16();
@@ -27,7 +35,10 @@ pub(super) fn refined_decomposition(
     let var = Var::from_tensor(&h16)?;
     let h32 = model.blocks_forward_from(var.as_tensor(), split)?;
     let fwd = model.head_forward(&h32)?;
-    let coarse = decompose(&fwd.feature_map, target)?;
+    let coarse = match coarse {
+        Coarse::Decomposition => decompose(&fwd.feature_map, target)?,
+        Coarse::Shapley(seed) => cell_shapley(&fwd.feature_map, target, seed)?,
+    };
     // T's offset and 1/c are constants: ∂T/∂h = ∂⟨f, n̂⟩/∂h / c.
     let t = (fwd.embedding.matmul(&target.n_hat)? / target.c)?.sum_all()?;
     let grads = t.backward()?;

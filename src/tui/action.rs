@@ -28,7 +28,7 @@ pub struct PairMaps {
     pub other: [Arc<RgbImage>; 2],
     /// Whether `query`/`neighbour` are the signed drawing.
     pub signed: bool,
-    /// The method these maps are of: the exact decomposition (instant, from the cells the
+    /// The method these maps are of: the cells' Shapley map (instant, from the cells the
     /// photos already have) while a slower method is computed to replace it.
     pub shown: Method,
     /// A slower method is being computed and will replace these maps.

@@ -27,6 +27,9 @@ use crate::tui::{log, sanitize};
 const LOADED_KEPT: usize = 6;
 /// Computed pairs kept.
 const COMPUTED_KEPT: usize = 16;
+/// The map drawn at once while a slower one is computed: it needs only the cells each photo's
+/// one network pass kept.
+const INSTANT: Method = Method::Shapley;
 
 /// Work for the saliency worker: the current pair (replaced with [`Latest::set`], which
 /// cancels the one being computed) and exports (added with [`Latest::amend`]: all of them).
@@ -238,16 +241,17 @@ impl<'a> SaliencyWorker<'a> {
         }
     }
 
-    /// While a slower method is computed, the exact decomposition (from the cells both photos
-    /// already carry: no network pass) is on screen at once, marked as being refined.
+    /// While a slower method is computed, the cells' Shapley map (from the cells both photos
+    /// already carry: no network pass, ~3 ms each) is on screen at once, marked as being
+    /// refined.
     fn instant(&mut self, r: &ExplainRequest, current: &dyn Fn() -> bool) -> Result<(), Cancelled> {
         let (q, n, method) = r.key;
-        if method == Method::Decomposition || self.computed.contains_key(&r.key) {
+        if method == INSTANT || self.computed.contains_key(&r.key) {
             return Ok(());
         }
         let exact = ExplainRequest {
             signed: false,
-            key: (q, n, Method::Decomposition),
+            key: (q, n, INSTANT),
             query: r.query.clone(),
             neighbour: r.neighbour.clone(),
         };
