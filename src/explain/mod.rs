@@ -243,7 +243,8 @@ struct Target {
     n_hat: Tensor,
     c: f64,
     offset: f64,
-    /// n̂ as values, and the space's μ (none when plain): what the cells' Shapley values need.
+    /// n̂ as values (the hand-written backward and the cells' Shapley values take slices), and
+    /// the space's μ (none when plain).
     n_unit: Vec<f32>,
     mean: Option<Vec<f32>>,
 }
@@ -406,11 +407,9 @@ impl<'a> Explainer<'a> {
         wanted: &dyn Fn() -> bool,
     ) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
         let v: Vec<f32> = target
-            .n_hat
-            .flatten_all()?
-            .to_vec1::<f32>()?
-            .into_iter()
-            .map(|x| (x as f64 / target.c) as f32)
+            .n_unit
+            .iter()
+            .map(|&x| (x as f64 / target.c) as f32)
             .collect();
         let s = INPUT_SIZE as usize;
         let mut ts = Vec::with_capacity(inputs.len());
